@@ -1,0 +1,1 @@
+"""Department feeds → validated, pseudonymised, geocoded, loaded; derived analytics."""

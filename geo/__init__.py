@@ -1,0 +1,1 @@
+"""Spatial data core: settings, database, migrations, admin hierarchy, geography."""

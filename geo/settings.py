@@ -1,0 +1,83 @@
+"""Settings for onemap, read from the environment (``ONEMAP_…``) via a cached ``get_settings()``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The province whose geography and data onemap serves (GB/T 2260 code).
+PROVINCE_CODE = "330000"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where PostGIS is: an external server (``DATABASE_URL``) or the embedded private cluster."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_DB_", extra="ignore")
+
+    #: An external database; when set it wins and no embedded cluster is used.
+    url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "ONEMAP_DB_URL")
+    )
+    #: Data folder of the embedded cluster (relative paths are relative to the working directory).
+    data_dir: Path = Path(".onemap/pg")
+    host: str = "127.0.0.1"
+    port: int = Field(default=55432, ge=1024, le=65535)
+    name: str = "onemap"
+    user: str = "onemap"
+    #: Folder holding initdb/pg_ctl/postgres; found on the machine when unset.
+    pg_bindir: Path | None = None
+    #: Durability can be traded for speed on throw-away clusters (tests, benchmarks).
+    fsync: bool = True
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=8, ge=1, le=64)
+    application_name: str = "onemap"
+
+    @field_validator("pool_max_size")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: object) -> int:
+        data = getattr(info, "data", {})
+        if value < data.get("pool_min_size", 0):
+            raise ValueError("pool_max_size must be >= pool_min_size")
+        return value
+
+
+class GeographySettings(BaseSettings):
+    """How the synthetic towns and villages inside the real counties are drawn."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_GEO_", extra="ignore")
+
+    seed: int = 20240601
+    n_towns: int = Field(default=1360, ge=270, le=5000)
+    n_villages: int = Field(default=20000, ge=810, le=60000)
+
+
+class MapSettings(BaseSettings):
+    """The web app: where it listens and which basemap it draws."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_MAP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    #: An XYZ tile URL (Tianditu with key, OSM, a local tile server). None: boundaries only.
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    debug: bool = False
+
+
+class Settings(BaseSettings):
+    """All settings, one object per concern."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    geo: GeographySettings = Field(default_factory=GeographySettings)
+    map: MapSettings = Field(default_factory=MapSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment on first use."""
+    return Settings()

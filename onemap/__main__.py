@@ -1,0 +1,5 @@
+"""`python -m onemap` runs the CLI."""
+
+from onemap.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""The `onemap` command: its verbs mirror the packages (db/init → geo, serve → dashboards)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from geo import cli as geo_cli
+from geo.errors import OneMapError
+
+app = typer.Typer(
+    help="onemap (一张图): low-income household assistance on one map. "
+    "All household data is synthetic.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(geo_cli.db_app, name="db")
+app.command("init")(geo_cli.init)
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="Listen address (default from settings)."),
+    port: int | None = typer.Option(None, help="Port (default 8050)."),
+) -> None:
+    """Serve the map at http://127.0.0.1:8050."""
+    from dashboards.server import run  # noqa: PLC0415 — dash is only imported to serve
+
+    run(host=host, port=port)
+
+
+@app.command("demo")
+def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
+    """Start the embedded PostGIS, migrate, load geography and demo data, then serve."""
+    geo_cli.start()
+    geo_cli.init()
+    if serve_app:
+        serve(None, None)
+
+
+def main() -> None:
+    """Run the CLI; onemap errors become one clear line and exit code 1."""
+    try:
+        app()  # click handles usage errors and exit codes; our own errors come through here
+    except OneMapError as error:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {error.user_msg}", highlight=False
+        )
+        sys.exit(1)

@@ -1,0 +1,113 @@
+"""Callbacks of the map page: the URL drives the view; clicks and breadcrumbs change the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+from dash import Input, Output, State, dcc, html, no_update
+
+from dashboards import ids
+from dashboards.messages import t
+from dashboards.routes import children_url, outline_url, viewer_scope
+from geo import db
+from geo.admin import Area, children, data_version, lineage
+from geo.errors import OutOfScope, UnknownArea
+
+
+def area_from_search(search: str | None, default: str) -> str:
+    """Read ``?area=<code>`` from the URL's query string."""
+    values = parse_qs((search or "").lstrip("?")).get("area", [])
+    return values[0] if values else default
+
+
+def breadcrumb(trail: list[Area], lang: str) -> list[Any]:
+    """Links back to every ancestor; the current area as plain text."""
+    items: list[Any] = []
+    for position, area in enumerate(trail):
+        if position:
+            items.append(html.Span("›", className="sep"))
+        if position == len(trail) - 1:
+            items.append(html.Span(area.name, className="current", id="breadcrumb-current"))
+        else:
+            items.append(dcc.Link(area.name, href=f"/?area={area.code}", title=area.code))
+    return items
+
+
+def panel(area: Area, n_children: int, lang: str, message: str | None = None) -> list[Any]:
+    """The side panel for the current area."""
+    content: list[Any] = []
+    if message:
+        content.append(html.P(message, className="error"))
+    content += [
+        html.H2(area.name),
+        html.Dl(
+            [
+                html.Dt(t("panel.code", lang)),
+                html.Dd(area.code),
+                html.Dt(t("panel.level", lang)),
+                html.Dd(t(f"level.{area.level}", lang)),
+                html.Dt(t("panel.kind", lang)),
+                html.Dd(area.kind),
+                html.Dt(t("panel.children", lang)),
+                html.Dd(str(n_children)),
+            ]
+        ),
+    ]
+    if area.synthetic:
+        content.append(html.P(t("panel.synthetic_area", lang), className="note"))
+    if n_children:
+        content.append(html.P(t("panel.click_hint", lang)))
+    return content
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the callbacks to ``app``."""
+
+    @app.callback(
+        Output(ids.AREAS, "url"),
+        Output(ids.OUTLINE, "url"),
+        Output(ids.BREADCRUMB, "children"),
+        Output(ids.PANEL, "children"),
+        Output(ids.MAP, "viewport"),
+        Input(ids.URL, "search"),
+    )
+    def show_area(search: str | None) -> tuple[Any, ...]:
+        scope = viewer_scope()
+        code = area_from_search(search, scope.prefix)
+        lang = "zh"
+        message = None
+        with db.connection() as conn:
+            try:
+                trail = lineage(conn, scope, code)
+            except (UnknownArea, OutOfScope) as error:
+                message = t(
+                    "error.out_of_scope" if isinstance(error, OutOfScope) else "error.unknown_area",
+                    lang,
+                )
+                code = scope.prefix
+                trail = lineage(conn, scope, code)
+            kids = children(conn, scope, code)
+            version = data_version(conn)
+        area = trail[-1]
+        viewport = {"bounds": area.bounds, "transition": "fitBounds"}
+        return (
+            children_url(code, version),
+            outline_url(code, version),
+            breadcrumb(trail, lang),
+            panel(area, len(kids), lang, message),
+            viewport,
+        )
+
+    @app.callback(
+        Output(ids.URL, "search"),
+        Input(ids.AREAS, "clickData"),
+        State(ids.URL, "search"),
+        prevent_initial_call=True,
+    )
+    def drill_down(feature: dict[str, Any] | None, search: str | None) -> Any:
+        code = ((feature or {}).get("properties") or {}).get("code")
+        if not code or code == area_from_search(search, viewer_scope().prefix):
+            return no_update  # the village already shown on its own
+        return f"?area={code}"

@@ -1,0 +1,8 @@
+"""Component ids of the map page, in one place."""
+
+URL = "url"
+MAP = "onemap-map"
+AREAS = "areas-layer"
+OUTLINE = "outline-layer"
+BREADCRUMB = "breadcrumb"
+PANEL = "side-panel"

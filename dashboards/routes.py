@@ -1,0 +1,63 @@
+"""Flask routes beside Dash: boundary GeoJSON by URL (cached by data version) and health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from geo import db
+from geo.admin import data_version
+from geo.errors import OneMapError, http_status
+from geo.scope import PROVINCE_SCOPE, Scope
+from layers.boundaries import area_geojson, children_geojson
+
+api = Blueprint("onemap_api", __name__)
+
+
+def viewer_scope() -> Scope:
+    """The jurisdiction of the current viewer (the province until logins arrive)."""
+    return PROVINCE_SCOPE
+
+
+def children_url(code: str, version: int) -> str:
+    """The URL of an area's children layer; the data version makes it cacheable for good."""
+    return f"/api/areas/{code}/children.geojson?v={version}"
+
+
+@api.get("/api/areas/<code>/children.geojson")
+def area_children(code: str) -> Response:
+    """Return the children of an area (or the village itself) as GeoJSON."""
+    with db.connection() as conn:
+        body = children_geojson(conn, viewer_scope(), code)
+    response = Response(body, mimetype="application/geo+json")
+    # The URL carries the data version, so a response never goes stale.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def outline_url(code: str, version: int) -> str:
+    """The URL of an area's own outline."""
+    return f"/api/areas/{code}.geojson?v={version}"
+
+
+@api.get("/api/areas/<code>.geojson")
+def area_outline(code: str) -> Response:
+    """Return one area's outline as GeoJSON."""
+    with db.connection() as conn:
+        body = area_geojson(conn, viewer_scope(), code)
+    response = Response(body, mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@api.get("/healthz")
+def health() -> Response:
+    """Liveness and data version, for compose healthchecks and the demo script."""
+    with db.connection() as conn:
+        version = data_version(conn)
+    return jsonify(status="ok", geography_version=version)
+
+
+@api.app_errorhandler(OneMapError)
+def onemap_error(error: OneMapError) -> tuple[Response, int]:
+    """Map onemap errors to their HTTP status with the user-facing message only."""
+    return jsonify(error=error.user_msg), http_status(error)

@@ -1,0 +1,1 @@
+"""Thematic map layers: queries, styles, legends and exports (never imports dash)."""

@@ -1,0 +1,98 @@
+"""Shared helpers for browser tests: serve the app against the test database, drive chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# A point inside an element (elementFromPoint hits it), nearest its bounding-box centre.
+FIND_POINT_INSIDE = """
+(el) => {
+    const box = el.getBoundingClientRect();
+    const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
+    let best = null, bestDistance = Infinity;
+    for (let i = 1; i < 24; i++) {
+        for (let j = 1; j < 24; j++) {
+            const x = box.left + box.width * i / 24, y = box.top + box.height * j / 24;
+            if (document.elementFromPoint(x, y) === el) {
+                const d = (x - cx) ** 2 + (y - cy) ** 2;
+                if (d < bestDistance) { best = [x, y]; bestDistance = d; }
+            }
+        }
+    }
+    return best;
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing: .ci/run must install it")
+        pytest.skip("Debian chromium not installed (make test installs it when run as root)")
+
+
+@contextmanager
+def serve_app(database_url: str) -> Iterator[str]:
+    """Run `onemap serve` on a free port against ``database_url``; yield its base URL."""
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": database_url}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"onemap-serve-{port}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(Path(log.name).read_text()[-3000:]) from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def is_local(url: str) -> bool:
+    """True for URLs that stay on this machine (data: and blob: URLs included)."""
+    parsed = urlparse(url)
+    if parsed.scheme in {"data", "blob", "about"}:
+        return True
+    return parsed.hostname in {"127.0.0.1", "localhost", "::1"}

@@ -1,0 +1,108 @@
+"""Test fixtures: a real PostGIS (never a mock) and a fresh database per session, cloned from a
+migrated template that already holds the geography."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from geo import cluster, db, migrate
+from geo.settings import DatabaseSettings, GeographySettings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+#: The private test cluster: its own folder and port, durability off (it is thrown away).
+TEST_CLUSTER = DatabaseSettings(
+    url=None, data_dir=ROOT / ".onemap" / "test-pg", port=55433, fsync=False
+)
+_TEMPLATE_LOCK = 7_402_113_302
+
+
+def _server_url() -> str:
+    """A URL on which we may create databases: DATABASE_URL, or the private test cluster."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return external
+    cluster.start(TEST_CLUSTER)
+    return cluster.dsn(TEST_CLUSTER, "postgres")
+
+
+def _with_database(url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v is not None})
+
+
+def _ensure_template(admin: psycopg.Connection, server_url: str) -> str:
+    from geo.admin_load import input_fingerprint, load_geography
+
+    geo_settings = GeographySettings()
+    name = f"onemap_tpl_{migrate.fingerprint()[:10]}_{input_fingerprint(geo_settings)[:10]}"
+    admin.execute("SELECT pg_advisory_lock(%s)", (_TEMPLATE_LOCK,))
+    try:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s AND datistemplate", (name,)
+        ).fetchone()
+        if exists:
+            return name
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with psycopg.connect(_with_database(server_url, name), autocommit=True) as conn:
+            migrate.migrate(conn)
+            load_geography(conn, geo_settings)
+        admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
+        return name
+    finally:
+        admin.execute("SELECT pg_advisory_unlock(%s)", (_TEMPLATE_LOCK,))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this test session, cloned from the migrated, loaded template."""
+    server_url = _server_url()
+    name = f"onemap_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        template = _ensure_template(admin, server_url)
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    url = _with_database(server_url, name)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url  # the app, the CLI and subprocesses all use this database
+    get_settings.cache_clear()
+    db.close_pool()
+    try:
+        yield url
+    finally:
+        db.close_pool()
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+        get_settings.cache_clear()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to the session database (autocommit)."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots and other test artifacts are kept."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,157 @@
+"""A person drills province → city → county → town → village in Debian chromium and the
+breadcrumb follows; nothing is fetched from outside 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIND_POINT_INSIDE,
+    is_local,
+    require_chromium,
+    serve_app,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def base_url(database_url: str) -> Iterator[str]:
+    require_chromium()
+    with serve_app(database_url) as url:
+        yield url
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = context.new_page()
+        page.outside_requests = []  # type: ignore[attr-defined]
+
+        def guard(route: Any) -> None:
+            if is_local(route.request.url):
+                route.continue_()
+            else:
+                page.outside_requests.append(route.request.url)  # type: ignore[attr-defined]
+                route.abort()
+
+        page.route("**/*", guard)
+        yield page
+        context.close()
+        browser.close()
+
+
+def wait_for_children(page: Any, codes: list[str]) -> None:
+    """Wait until the map draws exactly these areas."""
+    page.wait_for_function(
+        """(codes) => {
+            const drawn = [...document.querySelectorAll('path.onemap-area')]
+                .map(p => [...p.classList].find(c => c.startsWith('onemap-area-')).slice(12));
+            return drawn.length === codes.length && codes.every(c => drawn.includes(c));
+        }""",
+        arg=codes,
+        timeout=15_000,
+    )
+
+
+def wait_until_map_fits(page: Any) -> None:
+    """Wait until the drawn areas fill the map (the view zoomed to the current area)."""
+    page.wait_for_function(
+        """() => {
+            const map = document.querySelector('.leaflet-container').getBoundingClientRect();
+            const boxes = [...document.querySelectorAll('path.onemap-area')]
+                .map(p => p.getBoundingClientRect());
+            if (!boxes.length) return false;
+            const w = Math.max(...boxes.map(b => b.right)) - Math.min(...boxes.map(b => b.left));
+            const h = Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top));
+            return w > 0.5 * map.width || h > 0.5 * map.height;
+        }""",
+        timeout=15_000,
+    )
+
+
+def click_area(page: Any, code: str) -> None:
+    """Click inside an area's polygon, as a person would."""
+    element = page.locator(f"path.onemap-area-{code}")
+    point = None
+    for _ in range(50):  # the map may still be settling after a zoom animation
+        if page.locator(".leaflet-zoom-anim").count() == 0:
+            point = element.evaluate(FIND_POINT_INSIDE)
+            if point is not None:
+                break
+        page.wait_for_timeout(100)
+    assert point is not None, f"no visible point inside area {code}"
+    page.mouse.click(point[0], point[1])
+
+
+def crumbs(page: Any) -> list[str]:
+    text = page.locator("#breadcrumb").inner_text()
+    return [part.strip() for part in text.split("›")]
+
+
+def child_codes(conn: psycopg.Connection, code: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT code FROM admin_area WHERE parent_code = %s ORDER BY code", (code,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def name_of(conn: psycopg.Connection, code: str) -> str:
+    row = conn.execute("SELECT name FROM admin_area WHERE code = %s", (code,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_drill_down_and_back(
+    page: Any, base_url: str, conn: psycopg.Connection, artifacts: Path
+) -> None:
+    page.goto(base_url + "/")
+    wait_for_children(page, child_codes(conn, "33"))
+    assert crumbs(page) == ["浙江省"]
+    page.screenshot(path=artifacts / "drill-0-province.png")
+
+    trail = ["浙江省"]
+    # 丽水市 → 缙云县 → its largest town → that town's first village.
+    town = conn.execute(
+        "SELECT code FROM admin_area WHERE parent_code = '331122' ORDER BY area_km2 DESC LIMIT 1"
+    ).fetchone()[0]
+    village = child_codes(conn, town)[0]
+    for step, code in enumerate(["3311", "331122", town, village], start=1):
+        click_area(page, code)
+        page.wait_for_url(f"**/?area={code}", timeout=15_000)
+        trail.append(name_of(conn, code))
+        kids = child_codes(conn, code)
+        wait_for_children(page, kids or [code])  # a village draws itself
+        wait_until_map_fits(page)
+        page.wait_for_function(
+            "(n) => document.querySelector('#breadcrumb-current')?.textContent === n",
+            arg=trail[-1],
+        )
+        assert crumbs(page) == trail
+        page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
+        page.screenshot(path=artifacts / f"drill-{step}-{code}.png")
+
+    # The breadcrumb goes back up: 丽水市 shows its 9 counties again.
+    page.get_by_role("link", name="丽水市").click()
+    page.wait_for_url("**/?area=3311")
+    wait_for_children(page, child_codes(conn, "3311"))
+    assert crumbs(page) == ["浙江省", "丽水市"]
+    assert page.outside_requests == []  # type: ignore[attr-defined]
+
+
+def test_deep_link_opens_the_same_view(page: Any, base_url: str, conn: psycopg.Connection) -> None:
+    page.goto(base_url + "/?area=331122")
+    wait_for_children(page, child_codes(conn, "331122"))
+    assert crumbs(page) == ["浙江省", "丽水市", "缙云县"]
+    assert "合成" in page.locator(".topbar").inner_text()  # the UI says the data is synthetic

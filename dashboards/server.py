@@ -1,4 +1,4 @@
-"""Run the app: open the database pool, build the Dash app and serve it."""
+"""Run the app: open the database pool, build the Dash app and serve it with waitress."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from geo.settings import get_settings
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
-    """Serve the map until interrupted."""
+    """Serve the map until interrupted (Dash's debug server when ONEMAP_MAP_DEBUG is set)."""
     settings = get_settings().map
     db.open_pool()
     app = create_app()
     host = host or settings.host
     port = port or settings.port
     Console().print(f"onemap serving at [bold]http://{host}:{port}[/] (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=settings.debug, threaded=True)
+    if settings.debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress  # noqa: PLC0415
+
+    waitress.serve(app.server, host=host, port=port, threads=8, ident="onemap")

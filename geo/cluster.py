@@ -323,7 +323,13 @@ def start(settings: DatabaseSettings) -> ClusterStatus:
     )
     if result.returncode != 0:
         tail = _log_tail(location)
-        raise ClusterError(f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
+        hint = ""
+        if "Address already in use" in tail:
+            hint = (
+                f"\nport {settings.port} is taken by another program: stop it or choose "
+                "another port with ONEMAP_DB_PORT"
+            )
+        raise ClusterError(f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}{hint}")
     _ensure_database(settings, location)
     return status(settings)
 

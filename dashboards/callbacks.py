@@ -10,10 +10,11 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import ids
 from dashboards.messages import t
-from dashboards.routes import children_url, outline_url, viewer_scope
+from dashboards.routes import children_url, households_url, outline_url, viewer_scope
 from geo import db
 from geo.admin import Area, children, data_version, lineage
 from geo.errors import OutOfScope, UnknownArea
+from layers.households import published_version
 
 
 def area_from_search(search: str | None, default: str) -> str:
@@ -68,6 +69,7 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.AREAS, "url"),
         Output(ids.OUTLINE, "url"),
+        Output(ids.HOUSEHOLDS, "url"),
         Output(ids.BREADCRUMB, "children"),
         Output(ids.PANEL, "children"),
         Output(ids.MAP, "viewport"),
@@ -90,11 +92,13 @@ def register(app: dash.Dash) -> None:
                 trail = lineage(conn, scope, code)
             kids = children(conn, scope, code)
             version = data_version(conn)
+            published = published_version(conn)
         area = trail[-1]
         viewport = {"bounds": area.bounds, "transition": "fitBounds"}
         return (
             children_url(code, version),
             outline_url(code, version),
+            households_url(code, published),
             breadcrumb(trail, lang),
             panel(area, len(kids), lang, message),
             viewport,

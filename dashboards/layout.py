@@ -15,6 +15,8 @@ from geo.settings import MapSettings
 _AREA_STYLE = {"variable": "onemap.areaStyle"}
 _OUTLINE_STYLE = {"variable": "onemap.outlineStyle"}
 _EACH_FEATURE = {"variable": "onemap.areaEachFeature"}
+_HOUSEHOLD_POINT = {"variable": "onemap.householdPoint"}
+_HOUSEHOLD_EACH = {"variable": "onemap.householdEachFeature"}
 
 
 def basemap(settings: MapSettings) -> list[dl.TileLayer]:
@@ -63,6 +65,11 @@ def page(scope: Scope, settings: MapSettings, lang: str = "zh") -> html.Div:
                                 hideout={},
                             ),
                             dl.GeoJSON(id=ids.OUTLINE, style=_OUTLINE_STYLE, interactive=False),
+                            dl.GeoJSON(
+                                id=ids.HOUSEHOLDS,
+                                pointToLayer=_HOUSEHOLD_POINT,
+                                onEachFeature=_HOUSEHOLD_EACH,
+                            ),
                         ],
                     ),
                     html.Aside(id=ids.PANEL, className="panel"),

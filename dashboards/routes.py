@@ -7,8 +7,9 @@ from flask import Blueprint, Response, jsonify
 from geo import db
 from geo.admin import data_version
 from geo.errors import OneMapError, http_status
-from geo.scope import PROVINCE_SCOPE, Scope
+from geo.scope import PROVINCE_SCOPE, Scope, level_of
 from layers.boundaries import area_geojson, children_geojson
+from layers.households import households_geojson, latest_month
 
 api = Blueprint("onemap_api", __name__)
 
@@ -47,6 +48,38 @@ def area_outline(code: str) -> Response:
     response = Response(body, mimetype="application/geo+json")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+#: Households are drawn from this level down (a town has hundreds, a county thousands).
+HOUSEHOLD_LEVELS = ("town", "village")
+_EMPTY = b'{"type": "FeatureCollection", "features": []}'
+
+
+def households_url(code: str, version: int) -> str:
+    """The URL of an area's household points."""
+    return f"/api/areas/{code}/households.geojson?v={version}"
+
+
+@api.get("/api/areas/<code>/households.geojson")
+def area_households(code: str) -> Response:
+    """Return the households of a town or village (none above that level)."""
+    with db.connection() as conn:
+        month = latest_month(conn)
+        if month is None or level_of_or_none(code) not in HOUSEHOLD_LEVELS:
+            body = _EMPTY
+        else:
+            body = households_geojson(conn, viewer_scope(), code, month)
+    response = Response(body, mimetype="application/geo+json")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def level_of_or_none(code: str) -> str | None:
+    """The level of an admin code, or None for anything else."""
+    try:
+        return level_of(code)
+    except ValueError:
+        return None
 
 
 @api.get("/healthz")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.rows import class_row
 
 from geo.errors import OutOfScope, UnknownArea
 from geo.scope import LEVEL_CODE_LENGTHS, Scope, is_admin_code
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +123,35 @@ def data_version(conn: psycopg.Connection, dataset: str = "geography") -> int:
         "SELECT version FROM dataset_version WHERE dataset = %s", (dataset,)
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+_VILLAGES_SQL = """
+SELECT v.code, v.name, t.name AS town_name, v.county_code, c.name AS county_name,
+       ci.name AS city_name, ST_AsBinary(v.geom) AS wkb
+FROM admin_area v
+JOIN admin_area t ON t.code = v.parent_code
+JOIN admin_area c ON c.code = v.county_code
+JOIN admin_area ci ON ci.code = c.parent_code
+WHERE v.level = 'village' AND v.code LIKE %(scope_like)s
+ORDER BY v.code
+"""
+
+
+def villages_frame(conn: psycopg.Connection, scope: Scope) -> gpd.GeoDataFrame:
+    """Return the villages inside ``scope`` with their town, county and city names.
+
+    Columns: ``code, name, town_name, county_code, county_name, city_name, geometry``
+    (EPSG:4326).
+    """
+    import geopandas as gpd  # noqa: PLC0415 — keep this module light for the web app
+    import shapely  # noqa: PLC0415
+
+    rows = conn.execute(_VILLAGES_SQL, {"scope_like": scope.like}).fetchall()
+    columns = ["code", "name", "town_name", "county_code", "county_name", "city_name"]
+    frame = gpd.GeoDataFrame(
+        [r[:6] for r in rows],
+        columns=columns,
+        geometry=shapely.from_wkb([r[6] for r in rows]),
+        crs="EPSG:4326",
+    )
+    return frame

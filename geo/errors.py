@@ -45,6 +45,15 @@ class DataSourceError(OneMapError, ValueError):
     """Input data (a boundary file, a department feed) that cannot be used as it is."""
 
 
+class FeedUnreadable(DataSourceError):
+    """A department file that cannot be read at all: the run stops, published data stays."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(f"{file}: {problem}")
+        self.file = file
+        self.problem = problem
+
+
 #: How each error class is shown over HTTP: status code. Most specific class first.
 HTTP_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
     (UnknownArea, 404),

@@ -54,6 +54,20 @@ class GeographySettings(BaseSettings):
     n_villages: int = Field(default=20000, ge=810, le=60000)
 
 
+class EtlSettings(BaseSettings):
+    """The monthly department-feed ETL: pseudonymisation key and load behaviour."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_ETL_", extra="ignore")
+
+    #: Key of the HMAC that turns national IDs into tokens. Keep it secret and stable: a new
+    #: key gives every person a new token. When unset, a random key is made once in key_file.
+    hmac_key: SecretStr | None = None
+    key_file: Path = Path(".onemap/etl-hmac.key")
+    #: Where `onemap demo` writes the synthetic feeds it loads.
+    demo_dir: Path = Path(".onemap/feeds")
+    demo_month: str = "2024-06"
+
+
 class MapSettings(BaseSettings):
     """The web app: where it listens and which basemap it draws."""
 
@@ -74,6 +88,7 @@ class Settings(BaseSettings):
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     geo: GeographySettings = Field(default_factory=GeographySettings)
+    etl: EtlSettings = Field(default_factory=EtlSettings)
     map: MapSettings = Field(default_factory=MapSettings)
 
 

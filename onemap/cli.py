@@ -7,8 +7,10 @@ import sys
 import typer
 from rich.console import Console
 
+from etl import cli as etl_cli
 from geo import cli as geo_cli
 from geo.errors import OneMapError
+from geo.settings import get_settings
 
 app = typer.Typer(
     help="onemap (一张图): low-income household assistance on one map. "
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(geo_cli.db_app, name="db")
 app.command("init")(geo_cli.init)
+app.command("synth")(etl_cli.synth)
+app.add_typer(etl_cli.etl_app, name="etl")
 
 
 @app.command("serve")
@@ -33,9 +37,14 @@ def serve(
 
 @app.command("demo")
 def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
-    """Start the embedded PostGIS, migrate, load geography and demo data, then serve."""
+    """Start the embedded PostGIS, migrate, load geography and a synthetic demo month, serve."""
+    settings = get_settings().etl
     geo_cli.start()
     geo_cli.init()
+    folder = settings.demo_dir / settings.demo_month
+    if not (folder / "manifest.json").is_file():
+        etl_cli.synth(out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01)
+    etl_cli.run(directory=folder, month=settings.demo_month, force=False)
     if serve_app:
         serve(None, None)
 

@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -88,6 +89,32 @@ def serve_app(database_url: str) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def open_page() -> Iterator[Any]:
+    """A Playwright page in Debian chromium that refuses (and records) non-local requests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = context.new_page()
+        page.outside_requests = []
+
+        def guard(route: Any) -> None:
+            if is_local(route.request.url):
+                route.continue_()
+            else:
+                page.outside_requests.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", guard)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
 
 
 def is_local(url: str) -> bool:

@@ -11,10 +11,8 @@ import psycopg
 import pytest
 
 from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FIND_POINT_INSIDE,
-    is_local,
+    open_page,
     require_chromium,
     serve_app,
 )
@@ -31,25 +29,8 @@ def base_url(database_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def page(base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = context.new_page()
-        page.outside_requests = []  # type: ignore[attr-defined]
-
-        def guard(route: Any) -> None:
-            if is_local(route.request.url):
-                route.continue_()
-            else:
-                page.outside_requests.append(route.request.url)  # type: ignore[attr-defined]
-                route.abort()
-
-        page.route("**/*", guard)
+    with open_page() as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def wait_for_children(page: Any, codes: list[str]) -> None:

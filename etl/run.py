@@ -1,0 +1,438 @@
+"""`onemap etl run`: read, validate, pseudonymise, geocode, load and publish one month."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import shapely
+from psycopg.types.json import Jsonb
+
+from etl import publish, transform
+from etl.feedspec import FEEDS, FeedSpec
+from etl.pseudonymise import Pseudonymiser
+from etl.read import RawFeed, read_feed
+from etl.validate import Checked, References, validate
+from geo.errors import FeedUnreadable
+
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: One ETL run per month at a time (advisory lock namespace).
+_LOCK_NAMESPACE = 7_402_113
+
+
+@dataclass
+class FeedReport:
+    """What happened to one feed's rows: read = loaded + quarantined + merged, always."""
+
+    feed: str
+    file: str
+    file_format: str
+    encoding: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_merged: int
+    rows_fixed: dict[str, int]
+    seconds: float
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run."""
+
+    run_id: int | None
+    month: str
+    status: str
+    reports: list[FeedReport]
+    content_checksum: str | None
+    households: int
+    people: int
+    seconds: float
+    stage_seconds: dict[str, float]
+
+
+Progress = Callable[[str, str], None]
+
+
+def _no_progress(_stage: str, _detail: str) -> None:
+    return None
+
+
+def check_month(month: str) -> None:
+    """Raise ValueError unless ``month`` is ``YYYY-MM``."""
+    if not _MONTH_RE.match(month):
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month`` (``YYYY-MM``)."""
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+def find_files(directory: Path, month: str) -> dict[str, Path]:
+    """Locate every feed's file for ``month``; a missing feed stops the run before any work."""
+    if not directory.is_dir():
+        raise FeedUnreadable(str(directory), "no such folder")
+    found: dict[str, Path] = {}
+    for spec in FEEDS:
+        candidates = [directory / name for name in spec.file_pattern(month)]
+        present = [p for p in candidates if p.is_file()]
+        if not present:
+            raise FeedUnreadable(
+                candidates[0].name,
+                f"missing: feed {spec.name} ({spec.title_zh}) not found in {directory}",
+            )
+        found[spec.name] = present[0]
+    return found
+
+
+def files_checksum(files: dict[str, Path]) -> str:
+    """SHA-256 over the names and contents of the month's files."""
+    digest = hashlib.sha256()
+    for feed in sorted(files):
+        digest.update(f"{feed}:{files[feed].name}:".encode())
+        digest.update(hashlib.sha256(files[feed].read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _places(conn: psycopg.Connection, month: str) -> transform.Places:
+    rows = conn.execute(
+        "SELECT code, ST_AsBinary(geom) FROM admin_area WHERE level = 'village' ORDER BY code"
+    ).fetchall()
+    villages = pd.Series(shapely.from_wkb([r[1] for r in rows]), index=[r[0] for r in rows])
+    gps = conn.execute(
+        "SELECT household_id, ST_X(geom), ST_Y(geom) FROM household"
+        " WHERE month = %s::date AND geo_precision = 'gps'",
+        (f"{previous_month(month)}-01",),
+    ).fetchall()
+    previous = pd.DataFrame(gps, columns=["household_id", "lon", "lat"]).set_index("household_id")
+    return transform.Places(villages, previous)
+
+
+def _mark_abandoned(conn: psycopg.Connection) -> None:
+    """Runs whose process died are abandoned; their load tables are dropped."""
+    conn.execute(
+        "UPDATE etl_run SET status = 'abandoned', finished_at = now(),"
+        " message = 'the process stopped before publishing'"
+        " WHERE status = 'running'"
+        " AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)"
+    )
+    alive = {
+        r[0] for r in conn.execute("SELECT run_id FROM etl_run WHERE status = 'running'").fetchall()
+    }
+    publish.drop_load_tables(conn, alive)
+
+
+def _report(spec: FeedSpec, raw: RawFeed, checked: Checked, seconds: float) -> FeedReport:
+    fixed = {k: v for k, v in checked.fixed.items() if v}
+    if raw.repeated_headers:
+        fixed["repeated_header_skipped"] = raw.repeated_headers
+    reasons = checked.rejects["rule"].value_counts().head(5) if len(checked.rejects) else None
+    return FeedReport(
+        feed=spec.name,
+        file=raw.path.name,
+        file_format=raw.file_format,
+        encoding=raw.encoding,
+        rows_read=len(raw.frame),
+        rows_loaded=len(checked.clean),
+        rows_quarantined=len(checked.rejects),
+        rows_merged=checked.merged,
+        rows_fixed=fixed,
+        seconds=round(seconds, 3),
+        top_reasons=[(str(k), int(v)) for k, v in reasons.items()] if reasons is not None else [],
+    )
+
+
+def _quarantine_rows(
+    run_id: int, month: str, *, spec: FeedSpec, raw: RawFeed, checked: Checked, counties: pd.Series
+) -> list[tuple[object, ...]]:
+    rejects = checked.rejects
+    county = pd.Series(None, index=rejects.index, dtype=object)
+    if "household_no" in raw.frame:
+        county = raw.frame.loc[rejects.index, "household_no"].map(counties)
+    elif "village_code" in raw.frame:
+        county = raw.frame.loc[rejects.index, "village_code"].str[:6]
+    return [
+        (
+            run_id,
+            f"{month}-01",
+            spec.name,
+            raw.path.name,
+            int(line),
+            column,
+            rule,
+            reason,
+            None if pd.isna(c) else c,
+            Jsonb(row),
+        )
+        for line, column, rule, reason, c, row in zip(
+            rejects["line"],
+            rejects["column_name"],
+            rejects["rule"],
+            rejects["reason"],
+            county,
+            rejects["row_masked"],
+            strict=True,
+        )
+    ]
+
+
+def _read_all(
+    files: dict[str, Path], refs: References, progress: Progress
+) -> tuple[dict[str, RawFeed], dict[str, Checked], dict[str, float]]:
+    raws: dict[str, RawFeed] = {}
+    checks: dict[str, Checked] = {}
+    seconds: dict[str, float] = {}
+    for spec in FEEDS:  # the roster first: it says which households and people exist
+        started = time.perf_counter()
+        progress("read", spec.name)
+        raw = read_feed(files[spec.name], spec.column_names)
+        checked = validate(raw, spec, refs)
+        raws[spec.name], checks[spec.name] = raw, checked
+        seconds[spec.name] = time.perf_counter() - started
+        if spec.name == "civil_affairs_roster":
+            roster = checked.clean
+            refs.households = (
+                roster.drop_duplicates("household_no")
+                .set_index("household_no")["village_code"]
+                .str[:6]
+            )
+            refs.persons = roster.set_index("person_token")["household_no"]
+    return raws, checks, seconds
+
+
+def _publish(
+    conn: psycopg.Connection,
+    run_id: int,
+    month: str,
+    *,
+    loaded: dict[str, str],
+    reports: list[FeedReport],
+    quarantine: list[tuple[object, ...]],
+    checksum: str,
+    households: int,
+    people: int,
+) -> None:
+    with conn.transaction():
+        publish.swap_partitions(conn, loaded, month)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO etl_feed_report (run_id, feed, file, file_format, encoding,"
+                " rows_read, rows_loaded, rows_quarantined, rows_merged, rows_fixed, seconds)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        run_id,
+                        r.feed,
+                        r.file,
+                        r.file_format,
+                        r.encoding,
+                        r.rows_read,
+                        r.rows_loaded,
+                        r.rows_quarantined,
+                        r.rows_merged,
+                        Jsonb(r.rows_fixed),
+                        r.seconds,
+                    )
+                    for r in reports
+                ],
+            )
+            with cur.copy(
+                "COPY quarantine (run_id, month, feed, file, line, column_name, rule, reason,"
+                " county_code, row_masked) FROM STDIN"
+            ) as copy:
+                for row in quarantine:
+                    copy.write_row(row)
+        conn.execute(
+            "INSERT INTO published_month (month, run_id, content_checksum, households, people)"
+            " VALUES (%s::date, %s, %s, %s, %s) ON CONFLICT (month) DO UPDATE SET"
+            " run_id = excluded.run_id, published_at = now(),"
+            " content_checksum = excluded.content_checksum,"
+            " households = excluded.households, people = excluded.people",
+            (f"{month}-01", run_id, checksum, households, people),
+        )
+        conn.execute(
+            "UPDATE etl_run SET status = 'published', finished_at = now(),"
+            " content_checksum = %s WHERE run_id = %s",
+            (checksum, run_id),
+        )
+
+
+def _unchanged(conn: psycopg.Connection, month: str, checksum: str) -> RunResult | None:
+    row = conn.execute(
+        "SELECT p.run_id, p.content_checksum, p.households, p.people FROM published_month p"
+        " JOIN etl_run r USING (run_id) WHERE p.month = %s::date AND r.files_checksum = %s",
+        (f"{month}-01", checksum),
+    ).fetchone()
+    if row is None:
+        return None
+    reports = [
+        FeedReport(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+        for r in conn.execute(
+            "SELECT feed, file, file_format, encoding, rows_read, rows_loaded,"
+            " rows_quarantined, rows_merged, rows_fixed, seconds FROM etl_feed_report"
+            " WHERE run_id = %s ORDER BY feed",
+            (row[0],),
+        ).fetchall()
+    ]
+    return RunResult(row[0], month, "unchanged", reports, row[1], row[2], row[3], 0.0, {})
+
+
+def run_month(
+    conn: psycopg.Connection,
+    directory: Path,
+    month: str,
+    pseudonymiser: Pseudonymiser,
+    *,
+    force: bool = False,
+    progress: Progress = _no_progress,
+) -> RunResult:
+    """Load one month of department feeds and publish it atomically.
+
+    Every row read is loaded, merged as an exact duplicate, or quarantined with its reason.
+    A file that cannot be read stops the run before anything is written; a failure or a kill
+    at any later point leaves the published months as they were.
+
+    Parameters
+    ----------
+    conn
+        An autocommit connection used for the whole run.
+    directory
+        The folder with the month's files (``{feed}_{YYYY-MM}.csv|xlsx``).
+    month
+        ``YYYY-MM``.
+    pseudonymiser
+        Turns national IDs into tokens (the key comes from the settings).
+    force
+        Reload even when the same files were already published for the month.
+    progress
+        Called with (stage, detail) as the run advances.
+
+    Raises
+    ------
+    FeedUnreadable
+        When a file is missing or cannot be read at all.
+    """
+    check_month(month)
+    started = time.perf_counter()
+    files = find_files(directory, month)
+    checksum = files_checksum(files)
+    lock = (_LOCK_NAMESPACE, int(month.replace("-", "")))
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", lock)
+    try:
+        _mark_abandoned(conn)
+        if not force and (same := _unchanged(conn, month, checksum)) is not None:
+            return same
+        run = conn.execute(
+            "INSERT INTO etl_run (month, source_dir, files_checksum) VALUES (%s::date, %s, %s)"
+            " RETURNING run_id",
+            (f"{month}-01", str(directory), checksum),
+        ).fetchone()
+        assert run is not None
+        run_id = int(run[0])
+        try:
+            return _run(
+                conn,
+                run_id,
+                files,
+                month,
+                pseudonymiser=pseudonymiser,
+                progress=progress,
+                started=started,
+            )
+        except BaseException as error:
+            conn.execute(
+                "UPDATE etl_run SET status = 'failed', finished_at = now(), message = %s"
+                " WHERE run_id = %s AND status = 'running'",
+                (str(error)[:2000], run_id),
+            )
+            publish.drop_load_tables(conn, keep_runs=set())
+            raise
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+
+
+def _run(
+    conn: psycopg.Connection,
+    run_id: int,
+    files: dict[str, Path],
+    month: str,
+    *,
+    pseudonymiser: Pseudonymiser,
+    progress: Progress,
+    started: float,
+) -> RunResult:
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+    places = _places(conn, month)
+    refs = References(month, frozenset(places.villages.index), pseudonymiser)
+    raws, checks, feed_seconds = _read_all(files, refs, progress)
+    stages["read+validate"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    progress("transform", "households and facts")
+    roster = checks["civil_affairs_roster"].clean
+    assert refs.persons is not None and refs.households is not None
+    facts = {
+        "household": transform.households(roster, checks["housing_appraisal"].clean, places, month),
+        "person": transform.people(roster, month),
+        **transform.department_facts(
+            {k: c.clean for k, c in checks.items()}, refs.persons, refs.households, places, month
+        ),
+    }
+    stages["transform+geocode"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    loaded: dict[str, str] = {}
+    for table, frame in facts.items():
+        progress("load", table)
+        loaded[table] = publish.load_table(conn, table, month, run_id, frame)
+    checksum = publish.content_checksum(conn, loaded)
+    stages["copy"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    progress("publish", month)
+    reports = [
+        _report(spec, raws[spec.name], checks[spec.name], feed_seconds[spec.name]) for spec in FEEDS
+    ]
+    quarantine = [
+        row
+        for spec in FEEDS
+        for row in _quarantine_rows(
+            run_id,
+            month,
+            spec=spec,
+            raw=raws[spec.name],
+            checked=checks[spec.name],
+            counties=refs.households,
+        )
+    ]
+    households, people = len(facts["household"]), len(facts["person"])
+    _publish(
+        conn,
+        run_id,
+        month,
+        loaded=loaded,
+        reports=reports,
+        quarantine=quarantine,
+        checksum=checksum,
+        households=households,
+        people=people,
+    )
+    stages["publish"] = time.perf_counter() - clock
+    return RunResult(
+        run_id,
+        month,
+        "published",
+        reports,
+        checksum,
+        households,
+        people,
+        time.perf_counter() - started,
+        stages,
+    )

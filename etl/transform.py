@@ -1,0 +1,282 @@
+"""Turn validated feeds into the month's fact tables (households, people and department facts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from etl.geocode import village_points
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """What geocoding needs: village polygons and last month's GPS fixes."""
+
+    #: Village polygons indexed by 12-digit code.
+    villages: pd.Series
+    #: household_no → (lon, lat) of last month's GPS-located households.
+    previous_gps: pd.DataFrame
+
+
+def point_wkb(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[Any]:
+    """Hex EWKB of WGS84 points (None where x is NaN), the fastest form COPY accepts."""
+    points = np.asarray(shapely.points(x, y), dtype=object)
+    points[np.isnan(x)] = None
+    return shapely.to_wkb(shapely.set_srid(points, 4326), hex=True, include_srid=True)
+
+
+def mask_phone(phones: pd.Series) -> pd.Series:
+    """Keep the first 3 and last 4 digits of a mobile number."""
+    text = phones.fillna("").astype(str)
+    return text.str[:3].str.cat(text.str[-4:], sep="****").where(text.str.len() >= 7, None)
+
+
+def people(roster: pd.DataFrame, month: str) -> pd.DataFrame:
+    """The ``person`` facts of the month."""
+    return pd.DataFrame(
+        {
+            "month": f"{month}-01",
+            "person_token": roster["person_token"],
+            "household_id": roster["household_no"],
+            "county_code": roster["village_code"].str[:6],
+            "id_masked": roster["id_masked"],
+            "name": roster["name"],
+            "relation": roster["relation"],
+            "sex": roster["sex"],
+            "birth_date": roster["birth_date"],
+        }
+    )
+
+
+def households(
+    roster: pd.DataFrame, housing: pd.DataFrame, places: Places, month: str
+) -> pd.DataFrame:
+    """The ``household`` facts: one row per household of the roster, placed on the map.
+
+    A household is placed by this month's housing-appraisal GPS, else last month's GPS fix,
+    else a fixed point inside its village (``geo_precision`` says which).
+    """
+    ordered = roster.assign(_head=roster["relation"] != "户主").sort_values(
+        ["household_no", "_head"], kind="stable"
+    )
+    first = ordered.drop_duplicates("household_no")
+    heads = first.set_index("household_no")
+    size = roster.groupby("household_no").size()
+    gps = housing.drop_duplicates("household_no").set_index("household_no")[
+        ["lon_wgs84", "lat_wgs84"]
+    ]
+    previous = places.previous_gps
+    lon = heads.index.map(gps["lon_wgs84"]).to_numpy(dtype=float, copy=True)
+    lat = heads.index.map(gps["lat_wgs84"]).to_numpy(dtype=float, copy=True)
+    carried = np.isnan(lon) & heads.index.isin(previous.index)
+    if carried.any():
+        lon[carried] = heads.index[carried].map(previous["lon"]).to_numpy(dtype=float)
+        lat[carried] = heads.index[carried].map(previous["lat"]).to_numpy(dtype=float)
+    precision = np.where(np.isnan(lon), "village", "gps")
+    missing = np.flatnonzero(np.isnan(lon))
+    if missing.size:
+        codes = heads["village_code"].to_numpy()[missing]
+        geoms = places.villages.reindex(codes).to_numpy()
+        lon[missing], lat[missing] = village_points(pd.Series(heads.index[missing]), geoms)
+    return pd.DataFrame(
+        {
+            "month": f"{month}-01",
+            "household_id": heads.index,
+            "county_code": heads["village_code"].str[:6].to_numpy(),
+            "village_code": heads["village_code"].to_numpy(),
+            "status": heads["status"].to_numpy(),
+            "size": size.reindex(heads.index).to_numpy(),
+            "head_token": np.where(heads["relation"] == "户主", heads["person_token"], None),
+            "address": heads["address"].to_numpy(),
+            "phone_masked": mask_phone(heads["phone"]).to_numpy(),
+            "geo_precision": precision,
+            "geom": point_wkb(lon, lat),
+        }
+    )
+
+
+def _of_person(frame: pd.DataFrame, persons: pd.Series, counties: pd.Series) -> pd.DataFrame:
+    household = frame["person_token"].map(persons)
+    return frame.assign(household_id=household, county_code=household.map(counties))
+
+
+def _of_household(frame: pd.DataFrame, counties: pd.Series) -> pd.DataFrame:
+    return frame.assign(
+        household_id=frame["household_no"], county_code=frame["household_no"].map(counties)
+    )
+
+
+def department_facts(
+    clean: Mapping[str, pd.DataFrame],
+    persons: pd.Series,
+    counties: pd.Series,
+    places: Places,
+    month: str,
+) -> dict[str, pd.DataFrame]:
+    """The fact tables fed by one department each, keyed by table name."""
+    m = f"{month}-01"
+    claims = _of_person(clean["medical_claims"], persons, counties)
+    school = _of_person(clean["education_enrolment"], persons, counties)
+    disabled = _of_person(clean["disability_registry"], persons, counties)
+    bank = _of_person(clean["bank_deposits"], persons, counties)
+    income = _of_household(clean["income_survey"], counties)
+    housing = _of_household(clean["housing_appraisal"], counties)
+    water = _of_household(clean["water_safety"], counties)
+    subsidy = _of_household(clean["subsidy_ledger"], counties)
+    visits = _of_household(clean["official_visits"], counties)
+    events, event_villages = disasters(clean["disaster_events"], places, month)
+    return {
+        "income_survey": income.assign(month=m)[
+            ["month", "household_id", "county_code", "income_per_capita", "household_size"]
+        ],
+        "medical_claim": claims.assign(month=m).rename(columns={"diagnosis_category": "category"})[
+            [
+                "month",
+                "claim_no",
+                "person_token",
+                "household_id",
+                "county_code",
+                "claim_date",
+                "category",
+                "total_cost",
+                "reimbursed",
+                "out_of_pocket",
+            ]
+        ],
+        "education": school.assign(month=m).rename(
+            columns={"school_stage": "stage", "aid_received": "aid"}
+        )[
+            [
+                "month",
+                "person_token",
+                "household_id",
+                "county_code",
+                "stage",
+                "school_name",
+                "term",
+                "fees",
+                "aid",
+            ]
+        ],
+        "disability": disabled.assign(month=m)[
+            [
+                "month",
+                "person_token",
+                "household_id",
+                "county_code",
+                "disability_type",
+                "grade",
+                "certificate_date",
+            ]
+        ],
+        "bank_deposit": bank.assign(month=m)[
+            [
+                "month",
+                "person_token",
+                "household_id",
+                "county_code",
+                "bank_code",
+                "balance",
+                "check_date",
+            ]
+        ],
+        "housing_appraisal": housing.assign(
+            month=m,
+            geom=point_wkb(
+                housing["lon_wgs84"].to_numpy(float), housing["lat_wgs84"].to_numpy(float)
+            ),
+        ).rename(columns={"appraisal_grade": "grade", "coord_sys": "source_crs"})[
+            [
+                "month",
+                "household_id",
+                "county_code",
+                "grade",
+                "appraisal_date",
+                "source_crs",
+                "geom",
+            ]
+        ],
+        "water_safety": water.assign(month=m, safe=water["is_safe"] == "是")[
+            ["month", "household_id", "county_code", "safe", "source_type", "check_date"]
+        ],
+        "subsidy": subsidy.assign(month=m).rename(columns={"paying_department": "department"})[
+            ["month", "household_id", "county_code", "policy_code", "amount", "department"]
+        ],
+        "visit": visits.assign(
+            month=m,
+            geom=point_wkb(
+                visits["lon_wgs84"].to_numpy(float), visits["lat_wgs84"].to_numpy(float)
+            ),
+        ).rename(columns={"coord_sys": "source_crs"})[
+            [
+                "month",
+                "official_id",
+                "official_name",
+                "household_id",
+                "county_code",
+                "visit_time",
+                "source_crs",
+                "geom",
+                "content",
+            ]
+        ],
+        "disaster_event": events,
+        "disaster_event_village": event_villages,
+    }
+
+
+def disasters(
+    events: pd.DataFrame, places: Places, month: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disaster events and the villages each affects (listed ∪ intersecting the area)."""
+    m = f"{month}-01"
+    tree = shapely.STRtree(places.villages.to_numpy())
+    codes = places.villages.index.to_numpy()
+    rows: list[tuple[str, str]] = []
+    for event_id, listed, area in zip(
+        events["event_id"],
+        events["affected_village_codes"],
+        events["affected_area_wkt"],
+        strict=True,
+    ):
+        affected = {c for c in listed.split(";") if c}
+        if area is not None and not shapely.is_missing(area):
+            affected |= set(codes[tree.query(area, predicate="intersects")])
+            if not affected:  # an area at sea: attribute it to the nearest village's county
+                affected = {codes[int(tree.nearest(area))]}
+        rows += [(event_id, code) for code in sorted(affected)]
+    villages = pd.DataFrame(rows, columns=["event_id", "village_code"]).assign(month=m)
+    villages["county_code"] = villages["village_code"].str[:6]
+    main_county = villages.groupby("event_id")["county_code"].agg(
+        lambda s: s.value_counts().index[0]
+    )
+    multi = np.array(
+        [
+            None
+            if g is None or shapely.is_missing(g)
+            else g
+            if g.geom_type == "MultiPolygon"
+            else shapely.multipolygons([g])
+            for g in events["affected_area_wkt"]
+        ],
+        dtype=object,
+    )
+    geom = shapely.to_wkb(shapely.set_srid(multi, 4326), hex=True, include_srid=True)
+    table = pd.DataFrame(
+        {
+            "month": m,
+            "event_id": events["event_id"].to_numpy(),
+            "county_code": events["event_id"].map(main_county).to_numpy(),
+            "event_type": events["event_type"].to_numpy(),
+            "event_date": events["event_date"].to_numpy(),
+            "severity": events["severity"].to_numpy(),
+            "geom": geom,
+        }
+    )
+    return table, villages[["month", "event_id", "village_code", "county_code"]]

@@ -1,0 +1,489 @@
+"""The monthly ETL on real PostGIS: accounting, quarantine reasons, idempotent reruns, history,
+failure safety, geocoding and pseudonymisation."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import psycopg
+import pytest
+from fast_geocn import coord as reference_coord  # an independent GCJ-02 implementation
+from pyproj import Geod
+
+from etl.pseudonymise import Pseudonymiser
+from etl.run import RunResult, run_month
+from etl.synth import generate
+from etl.synth.population import build_population
+from geo.admin import villages_frame
+from geo.errors import FeedUnreadable
+from geo.scope import Scope
+from tests.browser import open_page, require_chromium, serve_app
+
+MONTH, NEXT = "2024-06", "2024-07"
+SEED = 11
+KEY = b"test-hmac-key-0123456789abcdef"
+#: Three counties keep the fixture quick; the ETL does not care how many there are.
+COUNTIES = ("331122", "330127", "330902")
+#: The shape of a Zhejiang national ID standing alone (hex tokens and WKB are not IDs).
+ID_LIKE = re.compile(
+    r"(?<![0-9A-Za-z])33\d{4}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+    r"(?![0-9A-Za-z])"
+)
+QUARANTINED_KINDS = (
+    "bad_id_checksum",
+    "unknown_village",
+    "blank_required",
+    "negative_amount",
+    "absurd_amount",
+    "coord_out_of_province",
+)
+
+
+@pytest.fixture(scope="module")
+def villages(database_url: str):  # type: ignore[no-untyped-def]
+    with psycopg.connect(database_url) as conn:
+        frame = villages_frame(conn, Scope("33"))
+    return frame[frame["county_code"].isin(COUNTIES)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def feeds(villages, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("feeds")
+    out = {}
+    for month in (MONTH, NEXT):
+        out[month] = root / month
+        generate(villages, scale="demo", month=month, seed=SEED, out_dir=out[month])
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(database_url: str, feeds: dict[str, Path]) -> RunResult:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY))
+
+
+def manifest(feeds: dict[str, Path], month: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    data = json.loads((feeds[month] / "manifest.json").read_text())
+    return {f["feed"]: f for f in data["files"]}
+
+
+def published(conn: psycopg.Connection, month: str) -> tuple[object, ...]:
+    row = conn.execute(
+        "SELECT run_id, content_checksum, households, people FROM "
+        "published_month WHERE month = %s::date",
+        (f"{month}-01",),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_every_row_is_loaded_quarantined_or_merged(
+    loaded: RunResult, feeds: dict[str, Path], conn: psycopg.Connection
+) -> None:
+    expected = manifest(feeds, MONTH)
+    assert loaded.status == "published"
+    for report in loaded.reports:
+        assert report.rows_read == report.rows_loaded + report.rows_quarantined + report.rows_merged
+        assert report.rows_read == expected[report.feed]["rows"], report.feed
+        defects = expected[report.feed]["defects"]
+        # Deliberate copies of valid rows are merged; a copy of a row that fails (say, its
+        # household's roster row was rejected) is quarantined with it.
+        unknown = defects.get("duplicate_row", 0) - report.rows_merged
+        assert 0 <= unknown <= 0.05 * defects.get("duplicate_row", 0) + 2, report.feed
+        stored = conn.execute(
+            "SELECT count(*) FROM quarantine WHERE run_id = %s AND feed = %s",
+            (loaded.run_id, report.feed),
+        ).fetchone()
+        assert stored == (report.rows_quarantined,)
+    stored_reports = conn.execute(
+        "SELECT count(*) FROM etl_feed_report WHERE run_id = %s", (loaded.run_id,)
+    ).fetchone()
+    assert stored_reports == (11,)
+
+
+def test_each_defect_kind_is_quarantined_with_its_reason(
+    loaded: RunResult, feeds: dict[str, Path], conn: psycopg.Connection
+) -> None:
+    expected = manifest(feeds, MONTH)
+    for feed, info in expected.items():
+        rules = Counter(
+            r[0].split(":")[0]
+            for r in conn.execute(
+                "SELECT rule FROM quarantine WHERE run_id = %s AND feed = %s", (loaded.run_id, feed)
+            ).fetchall()
+        )
+        report = next(r for r in loaded.reports if r.feed == feed)
+        for kind in QUARANTINED_KINDS:
+            # Each injected defect is caught as exactly its own rule.
+            assert rules[kind] == info["defects"].get(kind, 0), (feed, kind)
+        fixable = info["defects"].get("fullwidth_id", 0) + info["defects"].get("lowercase_x", 0)
+        assert report.rows_fixed.get("id_normalised", 0) == fixable, feed
+        assert report.rows_fixed.get("date_format", 0) == info["defects"].get("date_format", 0)
+    reasons = dict(
+        conn.execute(
+            "SELECT DISTINCT ON (rule) rule, reason FROM quarantine WHERE run_id = %s",
+            (loaded.run_id,),
+        ).fetchall()
+    )
+    assert "is not a valid GB 11643 number" in reasons["bad_id_checksum"]
+    assert "does not exist" in reasons["unknown_village"]
+    assert "required field id_no is blank" == reasons["blank_required:id_no"]
+    assert "lies outside Zhejiang" in reasons["coord_out_of_province"]
+    assert "is negative" in reasons["negative_amount:balance"]
+
+
+def test_quarantine_points_at_the_file_line(
+    loaded: RunResult, feeds: dict[str, Path], conn: psycopg.Connection
+) -> None:
+    rows = conn.execute(
+        "SELECT file, line, row_masked FROM quarantine WHERE run_id = %s"
+        " AND feed = 'subsidy_ledger' ORDER BY line LIMIT 20",
+        (loaded.run_id,),
+    ).fetchall()
+    lines = (feeds[MONTH] / rows[0][0]).read_text(encoding="utf-8-sig").splitlines()
+    for _file, line, row in rows:
+        assert lines[line - 1].split(",")[:2] == [row["household_no"], row["policy_code"]]
+    sheet = rows = conn.execute(
+        "SELECT file, line, row_masked FROM quarantine WHERE run_id = %s"
+        " AND feed = 'housing_appraisal' LIMIT 5",
+        (loaded.run_id,),
+    ).fetchall()
+    workbook = openpyxl.load_workbook(feeds[MONTH] / sheet[0][0], read_only=True)
+    cells = list(workbook.worksheets[0].iter_rows(values_only=True))
+    for _file, line, row in sheet:
+        assert str(cells[line - 1][0] or "") == row["household_no"]
+
+
+def test_rerun_changes_nothing(
+    loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
+) -> None:
+    before = published(conn, MONTH)
+    counts = conn.execute(
+        "SELECT (SELECT count(*) FROM household WHERE month = %s::date),"
+        " (SELECT count(*) FROM quarantine)",
+        (f"{MONTH}-01",),
+    ).fetchone()
+    with psycopg.connect(database_url, autocommit=True) as own:
+        again = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY))
+        assert again.status == "unchanged"
+        assert published(conn, MONTH) == before
+        forced = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+    assert forced.status == "published"
+    assert forced.content_checksum == loaded.content_checksum
+    assert published(conn, MONTH)[1:] == before[1:]
+    assert conn.execute(
+        "SELECT count(*) FROM household WHERE month = %s::date", (f"{MONTH}-01",)
+    ).fetchone() == (counts[0],)  # type: ignore[index]
+
+
+def test_months_are_kept_with_entries_and_exits(
+    loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as own:
+        july = run_month(own, feeds[NEXT], NEXT, Pseudonymiser(KEY))
+    assert july.status == "published"
+    months = [
+        r[0].isoformat()
+        for r in conn.execute("SELECT month FROM published_month ORDER BY month").fetchall()
+    ]
+    assert months[:2] == ["2024-06-01", "2024-07-01"]
+    entries, exits, stayed = conn.execute(
+        """WITH j AS (SELECT household_id FROM household WHERE month = '2024-06-01'),
+                k AS (SELECT household_id FROM household WHERE month = '2024-07-01')
+           SELECT (SELECT count(*) FROM k WHERE household_id NOT IN (SELECT * FROM j)),
+                  (SELECT count(*) FROM j WHERE household_id NOT IN (SELECT * FROM k)),
+                  (SELECT count(*) FROM j WHERE household_id IN (SELECT * FROM k))"""
+    ).fetchone()  # type: ignore[misc]
+    assert stayed > 0.97 * loaded.households
+    assert 0.002 * loaded.households < entries < 0.03 * loaded.households
+    assert 0.002 * loaded.households < exits < 0.03 * loaded.households
+    # A person keeps the same token from month to month (same key).
+    same = conn.execute(
+        """SELECT count(*) FROM person a JOIN person b USING (person_token)
+           WHERE a.month = '2024-06-01' AND b.month = '2024-07-01'"""
+    ).fetchone()
+    assert same[0] > 0.97 * loaded.people  # type: ignore[index]
+
+
+def scan_for_ids(text: str) -> list[str]:
+    return ID_LIKE.findall(unicodedata.normalize("NFKC", text))
+
+
+def test_no_national_id_is_stored_anywhere(
+    loaded: RunResult, conn: psycopg.Connection, feeds: dict[str, Path]
+) -> None:
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        ).fetchall()
+    ]
+    raw_ids = {
+        line.split(",")[1]
+        for line in (feeds[MONTH] / f"civil_affairs_roster_{MONTH}.csv")
+        .read_text(encoding="utf-8-sig")
+        .splitlines()[1:]
+    }
+    found: list[str] = []
+    for table in tables:
+        with conn.cursor().copy(
+            psycopg.sql.SQL("COPY {} TO STDOUT").format(psycopg.sql.Identifier(table))
+        ) as copy:
+            text = b"".join(bytes(chunk) for chunk in copy).decode()
+        found += scan_for_ids(text)
+        # Not even inside a longer run of digits: no raw ID of the roster appears anywhere.
+        runs = set(re.findall(r"[\dXx]{18,}", unicodedata.normalize("NFKC", text)))
+        windows = {run[i : i + 18] for run in runs for i in range(len(run) - 17)}
+        assert not (windows & raw_ids), table
+    assert found == []
+    # A token is not the ID and the masked form hides the middle.
+    sample = conn.execute("SELECT person_token, id_masked FROM person LIMIT 1").fetchone()
+    assert sample is not None and len(sample[0]) == 32 and "**********" in sample[1]
+
+
+def test_cli_output_and_logs_hold_no_ids(
+    loaded: RunResult, feeds: dict[str, Path], database_url: str
+) -> None:
+    env = os.environ | {"DATABASE_URL": database_url, "ONEMAP_ETL_HMAC_KEY": KEY.decode()}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "onemap",
+            "etl",
+            "run",
+            str(feeds[MONTH]),
+            "--month",
+            MONTH,
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "published" in result.stdout
+    assert scan_for_ids(result.stdout + result.stderr) == []
+
+
+def test_gcj02_gps_lands_within_10_m(
+    loaded: RunResult,
+    villages,
+    feeds: dict[str, Path],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    # Put one household's appraisal at a known WGS84 point, reported in GCJ-02 by an
+    # independent implementation; the ETL must bring it back within 10 m.
+    folder = tmp_path / MONTH
+    shutil.copytree(feeds[MONTH], folder)
+    path = folder / f"housing_appraisal_{MONTH}.xlsx"
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if str(r[0].value or "").startswith("H"))
+    household = row[0].value
+    true_lon, true_lat = 120.0876543, 28.6543219
+    lon, lat = reference_coord.wgs84_to_gcj02(true_lon, true_lat)
+    row[header.index("longitude")].value = lon
+    row[header.index("latitude")].value = lat
+    row[header.index("coord_sys")].value = "gcj02"
+    row[header.index("appraisal_grade")].value = "B"
+    row[header.index("appraisal_date")].value = f"{MONTH}-03"
+    workbook.save(path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        run_month(conn, folder, MONTH, Pseudonymiser(KEY))
+        got = conn.execute(
+            "SELECT ST_X(geom), ST_Y(geom), geo_precision FROM household"
+            " WHERE month = %s::date AND household_id = %s",
+            (f"{MONTH}-01", household),
+        ).fetchone()
+        assert got is not None and got[2] == "gps"
+        _, _, metres = Geod(ellps="WGS84").inv(true_lon, true_lat, got[0], got[1])
+        assert metres < 10
+        # And across all GCJ-02 readings: within the devices' noise of the true homes.
+        pop = build_population(villages, n_households=49_600, seed=SEED)
+        truth = dict(
+            zip(
+                pop.households.no,
+                zip(pop.households.lon, pop.households.lat, strict=True),
+                strict=True,
+            )
+        )
+        rows = conn.execute(
+            "SELECT household_id, ST_X(geom), ST_Y(geom) FROM"
+            " housing_appraisal WHERE month = %s::date AND source_crs = 'gcj02'",
+            (f"{MONTH}-01",),
+        ).fetchall()
+        errors = [
+            Geod(ellps="WGS84").inv(*truth[h], x, y)[2]
+            for h, x, y in rows
+            if h in truth and h != household
+        ]
+        assert len(errors) > 100
+        assert np.median(errors) < 10  # device noise σ = 5 m; uncorrected GCJ-02 is ~500 m
+        # Restore the fixture month for later tests.
+        run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+
+
+def test_households_without_gps_sit_inside_their_village(
+    loaded: RunResult, conn: psycopg.Connection
+) -> None:
+    outside, total = conn.execute(
+        """SELECT count(*) FILTER (WHERE NOT ST_Covers(v.geom, h.geom)), count(*)
+           FROM household h JOIN admin_area v ON v.code = h.village_code
+           WHERE h.month = %s::date AND h.geo_precision = 'village'""",
+        (f"{MONTH}-01",),
+    ).fetchone()  # type: ignore[misc]
+    assert total > 1000 and outside == 0
+    distinct = conn.execute(
+        "SELECT count(DISTINCT geom) = count(*) FROM household WHERE month = %s::date",
+        (f"{MONTH}-01",),
+    ).fetchone()
+    assert distinct == (True,)  # households of a village are not stacked on one point
+
+
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        ("truncate", "truncated"),
+        ("rename_column", "wrong columns: missing income_per_capita"),
+        ("garbage_xlsx", "not a readable XLSX"),
+        ("missing", "missing: feed water_safety"),
+    ],
+)
+def test_unreadable_file_stops_the_run_and_keeps_published_data(
+    loaded: RunResult,
+    feeds: dict[str, Path],
+    tmp_path: Path,
+    database_url: str,
+    conn: psycopg.Connection,
+    damage: str,
+    problem: str,
+) -> None:
+    folder = tmp_path / MONTH
+    shutil.copytree(feeds[MONTH], folder)
+    if damage == "truncate":
+        path = folder / f"medical_claims_{MONTH}.csv"
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2 - 7])
+    elif damage == "rename_column":
+        path = folder / f"income_survey_{MONTH}.csv"
+        data = path.read_bytes()
+        path.write_bytes(data.replace(b"income_per_capita", b"income", 1))
+    elif damage == "garbage_xlsx":
+        path = folder / f"disability_registry_{MONTH}.xlsx"
+        path.write_bytes(b"PK\x03\x04 this is not a workbook")
+    else:
+        path = folder / f"water_safety_{MONTH}.csv"
+        path.unlink()
+    before = published(conn, MONTH)
+    with psycopg.connect(database_url, autocommit=True) as own:
+        with pytest.raises(FeedUnreadable) as caught:
+            run_month(own, folder, MONTH, Pseudonymiser(KEY))
+    assert path.name in str(caught.value)
+    assert problem in str(caught.value)
+    assert published(conn, MONTH) == before
+    leftovers = conn.execute(
+        "SELECT count(*) FROM pg_class WHERE relname ~ '_load[0-9]+$'"
+    ).fetchone()
+    assert leftovers == (0,)
+
+
+def test_a_killed_run_leaves_the_published_month_intact(
+    loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
+) -> None:
+    before = published(conn, MONTH)
+    env = os.environ | {"DATABASE_URL": database_url, "ONEMAP_ETL_HMAC_KEY": KEY.decode()}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "onemap",
+            "etl",
+            "run",
+            str(feeds[MONTH]),
+            "--month",
+            MONTH,
+            "--force",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # wait until it is loading into its own tables
+            loading = conn.execute(
+                "SELECT count(*) FROM pg_class WHERE relname ~"
+                " '^(person|income_survey)_[0-9]{6}_load[0-9]+$'"
+            ).fetchone()
+            if loading and loading[0] > 0:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the ETL never started loading")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert published(conn, MONTH) == before
+    with psycopg.connect(database_url, autocommit=True) as own:
+        for _ in range(100):  # the server notices the dead client's connection
+            if own.execute(
+                "SELECT count(*) FROM etl_run r JOIN pg_stat_activity a"
+                " ON a.pid = r.backend_pid WHERE r.status = 'running'"
+            ).fetchone() == (0,):
+                break
+            time.sleep(0.1)
+        rerun = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+    assert rerun.status == "published"
+    assert rerun.content_checksum == loaded.content_checksum
+    statuses = dict(conn.execute("SELECT status, count(*) FROM etl_run GROUP BY 1").fetchall())
+    assert statuses.get("abandoned", 0) >= 1
+    assert conn.execute(
+        "SELECT count(*) FROM pg_class WHERE relname ~ '_load[0-9]+$'"
+    ).fetchone() == (0,)
+
+
+@pytest.mark.browser
+def test_the_map_shows_the_households_of_a_town(
+    loaded: RunResult, database_url: str, conn: psycopg.Connection, artifacts: Path
+) -> None:
+    require_chromium()
+    latest = conn.execute("SELECT max(month) FROM published_month").fetchone()[0]  # type: ignore[index]
+    town, count = conn.execute(
+        "SELECT left(village_code, 9), count(*) FROM household WHERE month = %s"
+        " GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+        (latest,),
+    ).fetchone()  # type: ignore[misc]
+    estimated = conn.execute(
+        "SELECT count(*) FROM household WHERE month = %s AND village_code LIKE %s"
+        " AND geo_precision = 'village'",
+        (latest, town + "%"),
+    ).fetchone()[0]  # type: ignore[index]
+    with serve_app(database_url) as base, open_page() as page:
+        page.goto(f"{base}/?area={town}")
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('path.onemap-household').length === n",
+            arg=count,
+            timeout=15_000,
+        )
+        # Households placed only inside their village are drawn differently (hollow, dashed).
+        assert page.locator("path.onemap-household-village").count() == estimated
+        page.screenshot(path=artifacts / "households-town.png")
+        assert page.outside_requests == []

@@ -45,21 +45,22 @@ class Pseudonymiser:
         if len(key) < 16:
             raise ValueError("the HMAC key must be at least 16 bytes")
         self._key = key
-        self._cache: dict[str, str] = {}
+        # Tokens already computed, by ID: a person recurs in many feeds of a month.
+        self._known = pd.Series([], index=pd.Index([], dtype=object), dtype=object)
 
     def token(self, national_id: str) -> str:
         """Return the token of one normalised ID."""
-        cached = self._cache.get(national_id)
-        if cached is None:
-            digest = hmac.new(self._key, national_id.encode(), hashlib.sha256).hexdigest()
-            cached = self._cache[national_id] = digest[:TOKEN_LENGTH]
-        return cached
+        return hmac.digest(self._key, national_id.encode(), hashlib.sha256).hex()[:TOKEN_LENGTH]
 
     def tokens(self, ids: pd.Series) -> pd.Series:
-        """Return the tokens of a column of normalised IDs (cached: a person recurs in feeds)."""
-        unique = pd.unique(ids.to_numpy())
-        mapping = {value: self.token(value) for value in unique}
-        return ids.map(mapping)
+        """Return the tokens of a column of normalised IDs."""
+        unique = pd.Index(pd.unique(ids.to_numpy()))
+        new = unique[self._known.index.get_indexer(unique) < 0]
+        if len(new):
+            fresh = pd.Series([self.token(value) for value in new], index=new, dtype=object)
+            self._known = pd.concat([self._known, fresh])
+        positions = self._known.index.get_indexer(ids)
+        return pd.Series(self._known.to_numpy()[positions], index=ids.index, dtype=object)
 
 
 def mask_ids(ids: pd.Series) -> pd.Series:

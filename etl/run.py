@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from etl import publish, transform
 from etl.feedspec import FEEDS, FeedSpec
+from etl.frames import as_index, lookup
 from etl.pseudonymise import Pseudonymiser
 from etl.read import RawFeed, read_feed
 from etl.validate import Checked, References, validate
@@ -157,7 +158,7 @@ def _quarantine_rows(
     rejects = checked.rejects
     county = pd.Series(None, index=rejects.index, dtype=object)
     if "household_no" in raw.frame:
-        county = raw.frame.loc[rejects.index, "household_no"].map(counties)
+        county = lookup(raw.frame.loc[rejects.index, "household_no"], counties)
     elif "village_code" in raw.frame:
         county = raw.frame.loc[rejects.index, "village_code"].str[:6]
     return [
@@ -183,30 +184,6 @@ def _quarantine_rows(
             strict=True,
         )
     ]
-
-
-def _read_all(
-    files: dict[str, Path], refs: References, progress: Progress
-) -> tuple[dict[str, RawFeed], dict[str, Checked], dict[str, float]]:
-    raws: dict[str, RawFeed] = {}
-    checks: dict[str, Checked] = {}
-    seconds: dict[str, float] = {}
-    for spec in FEEDS:  # the roster first: it says which households and people exist
-        started = time.perf_counter()
-        progress("read", spec.name)
-        raw = read_feed(files[spec.name], spec.column_names)
-        checked = validate(raw, spec, refs)
-        raws[spec.name], checks[spec.name] = raw, checked
-        seconds[spec.name] = time.perf_counter() - started
-        if spec.name == "civil_affairs_roster":
-            roster = checked.clean
-            refs.households = (
-                roster.drop_duplicates("household_no")
-                .set_index("household_no")["village_code"]
-                .str[:6]
-            )
-            refs.persons = roster.set_index("person_token")["household_no"]
-    return raws, checks, seconds
 
 
 def _publish(
@@ -370,35 +347,49 @@ def _run(
     progress: Progress,
     started: float,
 ) -> RunResult:
-    stages: dict[str, float] = {}
-    clock = time.perf_counter()
     places = _places(conn, month)
-    refs = References(month, frozenset(places.villages.index), pseudonymiser)
-    raws, checks, feed_seconds = _read_all(files, refs, progress)
-    stages["read+validate"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    progress("transform", "households and facts")
-    roster = checks["civil_affairs_roster"].clean
-    assert refs.persons is not None and refs.households is not None
-    facts = {
-        "household": transform.households(roster, checks["housing_appraisal"].clean, places, month),
-        "person": transform.people(roster, month),
-        **transform.department_facts(
-            {k: c.clean for k, c in checks.items()}, refs.persons, refs.households, places, month
-        ),
-    }
-    stages["transform+geocode"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    loaded: dict[str, str] = {}
-    for table, frame in facts.items():
-        progress("load", table)
-        loaded[table] = publish.load_table(conn, table, month, run_id, frame)
-    checksum = publish.content_checksum(conn, loaded)
-    stages["copy"] = time.perf_counter() - clock
+    refs = References(month, as_index(places.villages.index), pseudonymiser)
+    raws: dict[str, RawFeed] = {}
+    checks: dict[str, Checked] = {}
+    seconds: dict[str, float] = {}
+    loader = publish.Loader(conn, month, run_id)
+    try:
+        # Read every file before publishing anything; the loader copies each feed's facts
+        # while the next feed is validated.
+        for spec in FEEDS:  # the roster first: it says which households and people exist
+            clock = time.perf_counter()
+            progress("read", spec.name)
+            raws[spec.name] = read_feed(files[spec.name], spec.column_names)
+            checked = checks[spec.name] = validate(raws[spec.name], spec, refs)
+            if spec.name == "civil_affairs_roster":
+                roster = checked.clean
+                refs.households = (
+                    roster.drop_duplicates("household_no")
+                    .set_index("household_no")["village_code"]
+                    .str[:6]
+                )
+                refs.persons = roster.set_index("person_token")["household_no"]
+                context = transform.FactContext(month, refs.persons, refs.households, places)
+                loader.submit("person", transform.people(roster, month))
+            else:
+                for table, frame in transform.FEED_FACTS[spec.name](checked.clean, context).items():
+                    loader.submit(table, frame)
+            if spec.name == "housing_appraisal":
+                placed = transform.households(roster, checked.clean, places, month)
+                households = len(placed)
+                loader.submit("household", placed)
+            seconds[spec.name] = time.perf_counter() - clock
+        progress("load", "waiting for the loader")
+        clock = time.perf_counter()
+        loaded, digests = loader.results()
+        waited = time.perf_counter() - clock
+    finally:
+        loader.close()
     clock = time.perf_counter()
     progress("publish", month)
+    checksum = publish.content_checksum(digests)
     reports = [
-        _report(spec, raws[spec.name], checks[spec.name], feed_seconds[spec.name]) for spec in FEEDS
+        _report(spec, raws[spec.name], checks[spec.name], seconds[spec.name]) for spec in FEEDS
     ]
     quarantine = [
         row
@@ -412,7 +403,7 @@ def _run(
             counties=refs.households,
         )
     ]
-    households, people = len(facts["household"]), len(facts["person"])
+    people = len(checks["civil_affairs_roster"].clean)
     _publish(
         conn,
         run_id,
@@ -424,7 +415,11 @@ def _run(
         households=households,
         people=people,
     )
-    stages["publish"] = time.perf_counter() - clock
+    stages = {
+        "read+validate+transform": sum(seconds.values()),
+        "wait for loader": waited,
+        "publish": time.perf_counter() - clock,
+    }
     return RunResult(
         run_id,
         month,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from etl.frames import lookup
 from etl.geocode import village_points
 
 
@@ -101,134 +102,76 @@ def households(
     )
 
 
-def _of_person(frame: pd.DataFrame, persons: pd.Series, counties: pd.Series) -> pd.DataFrame:
-    household = frame["person_token"].map(persons)
-    return frame.assign(household_id=household, county_code=household.map(counties))
+@dataclass(frozen=True, slots=True)
+class FactContext:
+    """What turning a department's rows into facts needs from the rest of the month."""
+
+    month: str
+    #: person_token → household_no, and household_no → county_code, from the roster.
+    persons: pd.Series
+    counties: pd.Series
+    places: Places
 
 
-def _of_household(frame: pd.DataFrame, counties: pd.Series) -> pd.DataFrame:
+def _of_person(frame: pd.DataFrame, ctx: FactContext) -> pd.DataFrame:
+    household = lookup(frame["person_token"], ctx.persons)
     return frame.assign(
-        household_id=frame["household_no"], county_code=frame["household_no"].map(counties)
+        month=f"{ctx.month}-01", household_id=household, county_code=lookup(household, ctx.counties)
     )
 
 
-def department_facts(
-    clean: Mapping[str, pd.DataFrame],
-    persons: pd.Series,
-    counties: pd.Series,
-    places: Places,
-    month: str,
-) -> dict[str, pd.DataFrame]:
-    """The fact tables fed by one department each, keyed by table name."""
-    m = f"{month}-01"
-    claims = _of_person(clean["medical_claims"], persons, counties)
-    school = _of_person(clean["education_enrolment"], persons, counties)
-    disabled = _of_person(clean["disability_registry"], persons, counties)
-    bank = _of_person(clean["bank_deposits"], persons, counties)
-    income = _of_household(clean["income_survey"], counties)
-    housing = _of_household(clean["housing_appraisal"], counties)
-    water = _of_household(clean["water_safety"], counties)
-    subsidy = _of_household(clean["subsidy_ledger"], counties)
-    visits = _of_household(clean["official_visits"], counties)
-    events, event_villages = disasters(clean["disaster_events"], places, month)
-    return {
-        "income_survey": income.assign(month=m)[
-            ["month", "household_id", "county_code", "income_per_capita", "household_size"]
-        ],
-        "medical_claim": claims.assign(month=m).rename(columns={"diagnosis_category": "category"})[
-            [
-                "month",
-                "claim_no",
-                "person_token",
-                "household_id",
-                "county_code",
-                "claim_date",
-                "category",
-                "total_cost",
-                "reimbursed",
-                "out_of_pocket",
-            ]
-        ],
-        "education": school.assign(month=m).rename(
+def _of_household(frame: pd.DataFrame, ctx: FactContext) -> pd.DataFrame:
+    return frame.assign(
+        month=f"{ctx.month}-01",
+        household_id=frame["household_no"],
+        county_code=lookup(frame["household_no"], ctx.counties),
+    )
+
+
+def _with_point(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(
+        geom=point_wkb(frame["lon_wgs84"].to_numpy(float), frame["lat_wgs84"].to_numpy(float))
+    )
+
+
+FactBuilder = Callable[[pd.DataFrame, FactContext], dict[str, pd.DataFrame]]
+
+#: For each department feed, the fact tables its valid rows become (columns are picked, in
+#: COPY order, by etl.publish.FACT_COLUMNS).
+FEED_FACTS: dict[str, FactBuilder] = {
+    "income_survey": lambda f, c: {"income_survey": _of_household(f, c)},
+    "medical_claims": lambda f, c: {
+        "medical_claim": _of_person(f, c).rename(columns={"diagnosis_category": "category"})
+    },
+    "education_enrolment": lambda f, c: {
+        "education": _of_person(f, c).rename(
             columns={"school_stage": "stage", "aid_received": "aid"}
-        )[
-            [
-                "month",
-                "person_token",
-                "household_id",
-                "county_code",
-                "stage",
-                "school_name",
-                "term",
-                "fees",
-                "aid",
-            ]
-        ],
-        "disability": disabled.assign(month=m)[
-            [
-                "month",
-                "person_token",
-                "household_id",
-                "county_code",
-                "disability_type",
-                "grade",
-                "certificate_date",
-            ]
-        ],
-        "bank_deposit": bank.assign(month=m)[
-            [
-                "month",
-                "person_token",
-                "household_id",
-                "county_code",
-                "bank_code",
-                "balance",
-                "check_date",
-            ]
-        ],
-        "housing_appraisal": housing.assign(
-            month=m,
-            geom=point_wkb(
-                housing["lon_wgs84"].to_numpy(float), housing["lat_wgs84"].to_numpy(float)
-            ),
-        ).rename(columns={"appraisal_grade": "grade", "coord_sys": "source_crs"})[
-            [
-                "month",
-                "household_id",
-                "county_code",
-                "grade",
-                "appraisal_date",
-                "source_crs",
-                "geom",
-            ]
-        ],
-        "water_safety": water.assign(month=m, safe=water["is_safe"] == "是")[
-            ["month", "household_id", "county_code", "safe", "source_type", "check_date"]
-        ],
-        "subsidy": subsidy.assign(month=m).rename(columns={"paying_department": "department"})[
-            ["month", "household_id", "county_code", "policy_code", "amount", "department"]
-        ],
-        "visit": visits.assign(
-            month=m,
-            geom=point_wkb(
-                visits["lon_wgs84"].to_numpy(float), visits["lat_wgs84"].to_numpy(float)
-            ),
-        ).rename(columns={"coord_sys": "source_crs"})[
-            [
-                "month",
-                "official_id",
-                "official_name",
-                "household_id",
-                "county_code",
-                "visit_time",
-                "source_crs",
-                "geom",
-                "content",
-            ]
-        ],
-        "disaster_event": events,
-        "disaster_event_village": event_villages,
-    }
+        )
+    },
+    "disability_registry": lambda f, c: {"disability": _of_person(f, c)},
+    "bank_deposits": lambda f, c: {"bank_deposit": _of_person(f, c)},
+    "housing_appraisal": lambda f, c: {
+        "housing_appraisal": _with_point(_of_household(f, c)).rename(
+            columns={"appraisal_grade": "grade", "coord_sys": "source_crs"}
+        )
+    },
+    "water_safety": lambda f, c: {
+        "water_safety": _of_household(f, c).assign(safe=f["is_safe"] == "是")
+    },
+    "subsidy_ledger": lambda f, c: {
+        "subsidy": _of_household(f, c).rename(columns={"paying_department": "department"})
+    },
+    "official_visits": lambda f, c: {
+        "visit": _with_point(_of_household(f, c)).rename(columns={"coord_sys": "source_crs"})
+    },
+    "disaster_events": lambda f, c: dict(
+        zip(
+            ("disaster_event", "disaster_event_village"),
+            disasters(f, c.places, c.month),
+            strict=True,
+        )
+    ),
+}
 
 
 def disasters(

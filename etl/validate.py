@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from etl.feedspec import Column, FeedSpec
+from etl.frames import is_member
 from etl.ids import valid_id_mask
 from etl.pseudonymise import Pseudonymiser, mask_ids
 from etl.read import LINE, RawFeed
@@ -32,7 +33,7 @@ _DATE_FORMATS = (
     (r"^\d{8}$", "%Y%m%d"),
     (r"^\d{4}年\d{1,2}月\d{1,2}日$", "%Y年%m月%d日"),
 )
-_HOUSEHOLD_RE = r"^H\d{13}$"
+_HOUSEHOLD_RE = r"^H[0-9]{13}$"
 _VILLAGE_RE = r"^\d{12}$"
 _CRS_NAMES = ("wgs84", "gcj02", "bd09")
 
@@ -42,7 +43,7 @@ class References:
     """What rows of a month may refer to."""
 
     month: str
-    villages: frozenset[str]
+    villages: pd.Index
     pseudonymiser: Pseudonymiser
     #: household_no → county_code of this month's roster (None while reading the roster).
     households: pd.Series | None = None
@@ -73,27 +74,42 @@ class _Verdicts:
         return self.rule.isna()
 
     def reject(
-        self, mask: pd.Series, column: str | None, rule: str, reason: pd.Series | str
+        self,
+        mask: pd.Series,
+        column: str | None,
+        rule: str,
+        reason: str,
+        values: pd.Series | None = None,
     ) -> None:
+        """Reject the rows of ``mask`` not rejected yet.
+
+        ``reason`` may hold one ``{}``: it is replaced by the row's value from ``values``,
+        quoted and cut to 40 characters; the text is only built for the rejected rows.
+        ID columns pass their masked form as ``values``, so no reason holds a raw ID.
+        """
         hit = mask & self.alive
         if not hit.any():
             return
         self.rule[hit] = rule
         self.column[hit] = column
-        self.reason[hit] = reason[hit] if isinstance(reason, pd.Series) else reason
-
-
-def _shown(values: pd.Series) -> pd.Series:
-    """Values as quoted in a reason (short, and never a raw ID: ID columns are masked first)."""
-    return "'" + values.astype(str).str.slice(0, 40) + "'"
+        if values is None or "{}" not in reason:
+            self.reason[hit] = reason
+            return
+        prefix, suffix = reason.split("{}", 1)
+        shown = values[hit].astype(str).str.slice(0, 40)
+        self.reason[hit] = (prefix + "'" + shown + "'" + suffix).astype(object)
 
 
 def _parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse the four date forms departments use; return (dates, parsed-from-a-non-ISO-form)."""
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    # Nearly every date is ISO: parse all at once, then try the other forms on what is left.
+    parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
     non_iso = pd.Series(False, index=values.index)
+    rest = values[parsed.isna() & (values != "")]
     for position, (pattern, fmt) in enumerate(_DATE_FORMATS):
-        match = values.str.match(pattern) & parsed.isna()
+        if rest.empty:
+            break
+        match = rest.str.match(pattern).reindex(values.index, fill_value=False) & parsed.isna()
         if match.any():
             parsed[match] = pd.to_datetime(values[match], format=fmt, errors="coerce")
             if position:
@@ -105,7 +121,12 @@ def _check_ids(
     frame: pd.DataFrame, column: str, verdicts: _Verdicts, checked: Checked, refs: References
 ) -> None:
     raw = frame[column]
-    normalised = raw.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.upper()
+    # Most IDs arrive clean; only the others pay for NFKC (full-width digits), spaces and case.
+    clean = raw.str.fullmatch(r"[0-9]{17}[0-9X]")  # ASCII: \d also matches full-width digits
+    normalised = raw.copy()
+    normalised[~clean] = (
+        raw[~clean].str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.upper()
+    )
     changed = (normalised != raw) & (raw != "")
     checked.fixed["id_normalised"] += int(changed.sum())
     masked = mask_ids(normalised)
@@ -114,7 +135,8 @@ def _check_ids(
         ~good & (normalised != ""),
         column,
         "bad_id_checksum",
-        "national ID " + masked + " is not a valid GB 11643 number (check digit or form)",
+        "national ID {} is not a valid GB 11643 number (check digit or form)",
+        masked,
     )
     frame["id_masked"] = masked
     frame["person_token"] = refs.pseudonymiser.tokens(normalised.where(good, "")).where(good, "")
@@ -128,22 +150,22 @@ def _check_money(frame: pd.DataFrame, column: Column, verdicts: _Verdicts) -> No
         present & values.isna(),
         column.name,
         "bad_number",
-        column.name + " " + _shown(frame[column.name]) + " is not a number",
+        column.name + " {} is not a number",
+        frame[column.name],
     )
     verdicts.reject(
         values < 0,
         column.name,
         f"negative_amount:{column.name}",
-        column.name + " " + _shown(frame[column.name]) + " is negative",
+        column.name + " {} is negative",
+        frame[column.name],
     )
     verdicts.reject(
         values >= ABSURD_AMOUNT,
         column.name,
         f"absurd_amount:{column.name}",
-        column.name
-        + " "
-        + _shown(frame[column.name])
-        + f" yuan is implausible (≥ {ABSURD_AMOUNT:,}; fen sent as yuan?)",
+        column.name + f" {{}} yuan is implausible (≥ {ABSURD_AMOUNT:,}; fen sent as yuan?)",
+        frame[column.name],
     )
     frame[column.name] = values
 
@@ -160,10 +182,8 @@ def _check_int(frame: pd.DataFrame, column: Column, verdicts: _Verdicts) -> None
         bad,
         column.name,
         "bad_integer",
-        column.name
-        + " "
-        + _shown(frame[column.name])
-        + f" is not a whole number in [{column.low:g}, {column.high:g}]",
+        column.name + f" {{}} is not a whole number in [{column.low:g}, {column.high:g}]",
+        frame[column.name],
     )
     frame[column.name] = values.astype("Int64")
 
@@ -176,16 +196,16 @@ def _check_coordinates(frame: pd.DataFrame, verdicts: _Verdicts) -> None:
         ~system.isin(_CRS_NAMES) & (system != ""),
         "coord_sys",
         "unknown_crs",
-        "coord_sys " + _shown(frame["coord_sys"]) + " is not wgs84, gcj02 or bd09",
+        "coord_sys {} is not wgs84, gcj02 or bd09",
+        frame["coord_sys"],
     )
     usable = lon.notna() & lat.notna() & system.isin(_CRS_NAMES)
     verdicts.reject(
         ~usable & (frame["longitude"] != ""),
         "longitude",
         "bad_number",
-        "longitude/latitude "
-        + _shown(frame["longitude"] + "," + frame["latitude"])
-        + " are not numbers",
+        "longitude/latitude {} are not numbers",
+        frame["longitude"] + "," + frame["latitude"],
     )
     x = np.full(len(frame), np.nan)
     y = np.full(len(frame), np.nan)
@@ -200,11 +220,8 @@ def _check_coordinates(frame: pd.DataFrame, verdicts: _Verdicts) -> None:
         usable & ~pd.Series(inside, index=frame.index),
         "longitude",
         "coord_out_of_province",
-        "point "
-        + _shown(frame["longitude"] + "," + frame["latitude"])
-        + " ("
-        + system
-        + ") lies outside Zhejiang",
+        "point {} lies outside Zhejiang",
+        frame["longitude"] + "," + frame["latitude"] + " (" + system + ")",
     )
     frame["lon_wgs84"] = x
     frame["lat_wgs84"] = y
@@ -228,45 +245,43 @@ class _Check:
         self.values: pd.Series = frame[column.name]
         self.present: pd.Series = self.values != ""
 
-    def reject(self, mask: pd.Series, rule: str, reason: pd.Series | str) -> None:
-        self.verdicts.reject(mask & self.present, self.name, rule, reason)
-
-    def quoted(self, what: str) -> pd.Series:
-        return what + " " + _shown(self.values)
+    def reject(self, mask: pd.Series, rule: str, reason: str) -> None:
+        """Reject present values of this column; ``{}`` in ``reason`` shows the value."""
+        self.verdicts.reject(mask & self.present, self.name, rule, reason, self.values)
 
 
 def _household_no(c: _Check) -> None:
     c.reject(
         ~c.values.str.match(_HOUSEHOLD_RE),
         "bad_household_no",
-        c.quoted(c.name) + " is not H + 13 digits",
+        c.name + " {} is not H + 13 digits",
     )
     if c.refs.households is not None:
         c.reject(
-            ~c.values.isin(c.refs.households.index),
+            ~is_member(c.values, c.refs.households.index),
             "unknown_household",
-            c.quoted("household") + " is not in this month's civil-affairs roster",
+            "household {} is not in this month's civil-affairs roster",
         )
 
 
 def _village_code(c: _Check) -> None:
     c.reject(
-        ~c.values.isin(c.refs.villages),
+        ~is_member(c.values, c.refs.villages),
         "unknown_village",
-        c.quoted("village code") + " does not exist",
+        "village code {} does not exist",
     )
 
 
 def _date(c: _Check) -> None:
     parsed, non_iso = _parse_dates(c.values)
-    c.reject(parsed.isna(), "bad_date", c.quoted(c.name) + " is not a date (YYYY-MM-DD)")
+    c.reject(parsed.isna(), "bad_date", c.name + " {} is not a date (YYYY-MM-DD)")
     c.checked.fixed["date_format"] += int((non_iso & c.verdicts.alive).sum())
     c.frame[c.name] = parsed
 
 
 def _datetime(c: _Check) -> None:
     parsed = pd.to_datetime(c.values, format="%Y-%m-%dT%H:%M:%S", errors="coerce")
-    c.reject(parsed.isna(), "bad_datetime", c.quoted(c.name) + " is not YYYY-MM-DDTHH:MM:SS")
+    c.reject(parsed.isna(), "bad_datetime", c.name + " {} is not YYYY-MM-DDTHH:MM:SS")
     c.frame[c.name] = parsed
 
 
@@ -274,7 +289,7 @@ def _month(c: _Check) -> None:
     c.reject(
         c.values != c.refs.month,
         "wrong_month",
-        c.quoted(c.name) + f" is not the month loaded ({c.refs.month})",
+        c.name + " {} is not the month loaded (" + c.refs.month + ")",
     )
 
 
@@ -282,9 +297,7 @@ def _village_codes(c: _Check) -> None:
     unknown = c.values.str.split(";").map(
         lambda codes: any(code and code not in c.refs.villages for code in codes)
     )
-    c.reject(
-        unknown, "unknown_village", c.quoted("affected village codes") + " include an unknown code"
-    )
+    c.reject(unknown, "unknown_village", "affected village codes {} include an unknown code")
 
 
 def _wkt(c: _Check) -> None:
@@ -293,7 +306,7 @@ def _wkt(c: _Check) -> None:
     c.reject(
         pd.Series(shapely.is_missing(geoms), index=c.frame.index),
         "bad_wkt",
-        c.quoted(c.name) + " is not valid WKT",
+        c.name + " {} is not valid WKT",
     )
     c.frame[c.name] = geoms
 
@@ -325,7 +338,7 @@ def _check_column(
         check.reject(
             ~check.values.isin(column.choices),
             "not_allowed",
-            check.quoted(column.name) + " is not one of " + "/".join(column.choices),
+            column.name + " {} is not one of " + "/".join(column.choices),
         )
 
 
@@ -369,10 +382,11 @@ def validate(raw: RawFeed, spec: FeedSpec, refs: References) -> Checked:
         _check_column(frame, column, verdicts, checked, refs)
     if spec.name != "civil_affairs_roster" and "person_token" in frame and refs.persons is not None:
         verdicts.reject(
-            ~frame["person_token"].isin(refs.persons.index),
+            ~is_member(frame["person_token"], refs.persons.index),
             "id_no",
             "unknown_person",
-            "national ID " + frame["id_masked"] + " is not in this month's civil-affairs roster",
+            "national ID {} is not in this month's civil-affairs roster",
+            frame["id_masked"],
         )
     _apply_rules(frame, spec, verdicts)
 

@@ -1,0 +1,1 @@
+"""Speed and memory goals, measured at province scale (`make bench`); never timed tests."""

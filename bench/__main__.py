@@ -1,0 +1,23 @@
+"""`make bench`: run every benchmark and print one table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import etl
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    etl.run(rows)
+    table = Table(title="onemap benchmarks (2-core machine)")
+    for heading in ("measure", "time", "rate", "notes"):
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()

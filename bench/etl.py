@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from etl.derive.run import derive_month
 from etl.pseudonymise import Pseudonymiser
 from etl.run import run_month
 from geo import cluster, db, migrate
@@ -64,7 +65,7 @@ def run(rows: list[tuple[str, str, str, str]]) -> None:
         rate = report.rows_read / report.seconds if report.seconds else 0.0
         rows.append(
             (
-                f"etl read+validate {report.feed}",
+                f"etl feed {report.feed} (read, validate, facts)",
                 f"{report.seconds:.2f} s",
                 f"{rate:,.0f} rows/s",
                 f"{report.rows_read:,} rows",
@@ -73,6 +74,19 @@ def run(rows: list[tuple[str, str, str, str]]) -> None:
     for stage, seconds in result.stage_seconds.items():
         rows.append((f"etl stage {stage}", f"{seconds:.1f} s", "", ""))
     rate = total_rows / result.seconds
+    with psycopg.connect(url, autocommit=True) as conn:
+        derived = derive_month(conn, MONTH, get_settings().warn)
+    for stage, seconds in derived.stage_seconds.items():
+        rows.append((f"derive stage {stage}", f"{seconds:.1f} s", "", ""))
+    rows.append(
+        (
+            "derive full month (60 policies, warnings, supervision, rollups)",
+            f"{derived.seconds:.1f} s",
+            "",
+            f"{derived.counts['household_features']:,} households; goal ≤ 15 s: "
+            f"{'met' if derived.seconds <= 15 else 'NOT met'}",
+        )
+    )
     rows.append(
         (
             "etl full month end to end",

@@ -104,6 +104,9 @@ def run(
     directory: Path = typer.Argument(..., help="Folder with the month's department files."),
     month: str = typer.Option(..., help="The month the files describe, YYYY-MM."),
     force: bool = typer.Option(False, help="Reload even if these files are already published."),
+    then_derive: bool = typer.Option(
+        True, "--derive/--no-derive", help="Derive the month's analytics after loading."
+    ),
 ) -> None:
     """Validate, pseudonymise, geocode and load one month; publish it atomically."""
     settings = get_settings()
@@ -126,3 +129,20 @@ def run(
         with db.connection() as conn:
             result = run_month(conn, directory, month, pseudonymiser, force=force, progress=advance)
     print_report(result)
+    if then_derive and result.status == "published":
+        derive(month=month)
+
+
+def derive(
+    month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
+) -> None:
+    """Compute benefit lists, warnings, supervision and rollups for a month."""
+    from etl.derive.run import derive_month  # noqa: PLC0415
+
+    check_month(month)
+    with db.connection() as conn, console.status(f"deriving {month}…"):
+        result = derive_month(conn, month, get_settings().warn)
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
+    console.print(f"derived {month} ({result.data_version}) in {result.seconds:.1f} s: {stages}")
+    console.print(f"rows: {counts}; checksum {result.checksum[:16]}")

@@ -31,6 +31,7 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
         "phone_masked",
         "geo_precision",
         "geom",
+        "hazard",
     ),
     "person": (
         "month",

@@ -19,6 +19,7 @@ from etl.feedspec import FEEDS, FeedSpec
 from etl.frames import as_index, lookup
 from etl.pseudonymise import Pseudonymiser
 from etl.read import RawFeed, read_feed
+from etl.synth.hazard import HAZARD_FILE_NAME
 from etl.validate import Checked, References, validate
 from geo.errors import FeedUnreadable
 
@@ -104,7 +105,7 @@ def files_checksum(files: dict[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def _places(conn: psycopg.Connection, month: str) -> transform.Places:
+def _places(conn: psycopg.Connection, month: str, directory: Path) -> transform.Places:
     rows = conn.execute(
         "SELECT code, ST_AsBinary(geom) FROM admin_area WHERE level = 'village' ORDER BY code"
     ).fetchall()
@@ -115,7 +116,8 @@ def _places(conn: psycopg.Connection, month: str) -> transform.Places:
         (f"{previous_month(month)}-01",),
     ).fetchall()
     previous = pd.DataFrame(gps, columns=["household_id", "lon", "lat"]).set_index("household_id")
-    return transform.Places(villages, previous)
+    hazard = directory / HAZARD_FILE_NAME
+    return transform.Places(villages, previous, hazard if hazard.is_file() else None)
 
 
 def _mark_abandoned(conn: psycopg.Connection) -> None:
@@ -347,7 +349,7 @@ def _run(
     progress: Progress,
     started: float,
 ) -> RunResult:
-    places = _places(conn, month)
+    places = _places(conn, month, next(iter(files.values())).parent)
     refs = References(month, as_index(places.villages.index), pseudonymiser)
     raws: dict[str, RawFeed] = {}
     checks: dict[str, Checked] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 
 from etl.frames import lookup
 from etl.geocode import village_points
+from geo.rasters import sample_points
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Places:
     villages: pd.Series
     #: household_no → (lon, lat) of last month's GPS-located households.
     previous_gps: pd.DataFrame
+    #: The flood/landslide susceptibility raster sent with the month, if any.
+    hazard_raster: Path | None = None
 
 
 def point_wkb(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[Any]:
@@ -98,6 +102,11 @@ def households(
             "phone_masked": mask_phone(heads["phone"]).to_numpy(),
             "geo_precision": precision,
             "geom": point_wkb(lon, lat),
+            "hazard": (
+                sample_points(places.hazard_raster, lon, lat).astype(np.float32)
+                if places.hazard_raster is not None
+                else None
+            ),
         }
     )
 

@@ -68,6 +68,43 @@ class EtlSettings(BaseSettings):
     demo_month: str = "2024-06"
 
 
+class WarningSettings(BaseSettings):
+    """Thresholds and weights of the return-to-poverty warnings (docs/analytics.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_WARN_", extra="ignore")
+
+    #: Low-income standard, yuan per person and month.
+    standard: float = 1145.0
+    #: Illness: the month's out-of-pocket medical cost as a multiple of household income.
+    illness_ratio: float = Field(default=1.0, gt=0)
+    illness_severe_ratio: float = Field(default=3.0, gt=0)
+    illness_points: float = 30.0
+    illness_severe_points: float = 45.0
+    #: Schooling: net school cost (fees − aid) of the term as a multiple of household income.
+    schooling_ratio: float = Field(default=1.0, gt=0)
+    schooling_points: float = 20.0
+    #: Disaster: inside an event's area, or on a hazard cell at or above the threshold.
+    disaster_points: float = 35.0
+    hazard_threshold: float = Field(default=0.7, ge=0, le=1)
+    hazard_points: float = 15.0
+    #: Income: a drop of this many percent month over month, or falling below the standard.
+    income_drop_pct: float = Field(default=30.0, gt=0, lt=100)
+    income_drop_points: float = 30.0
+    income_low_points: float = 25.0
+    new_disability_points: float = 25.0
+    unsafe_housing_points: float = 20.0
+    unsafe_water_points: float = 10.0
+    #: Deposits above this many yuan per household member question eligibility.
+    deposit_per_person: float = Field(default=50_000.0, gt=0)
+    deposit_points: float = 40.0
+    #: Levels by total score.
+    red: float = 60.0
+    orange: float = 40.0
+    yellow: float = 25.0
+    #: Minutes within which a warning should be acknowledged (the seed's 3-hour target).
+    response_target_minutes: int = 180
+
+
 class MapSettings(BaseSettings):
     """The web app: where it listens and which basemap it draws."""
 
@@ -89,6 +126,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     geo: GeographySettings = Field(default_factory=GeographySettings)
     etl: EtlSettings = Field(default_factory=EtlSettings)
+    warn: WarningSettings = Field(default_factory=WarningSettings)
     map: MapSettings = Field(default_factory=MapSettings)
 
 

@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(geo_cli.db_app, name="db")
 app.command("init")(geo_cli.init)
 app.command("synth")(etl_cli.synth)
+app.command("derive")(etl_cli.derive)
 app.add_typer(etl_cli.etl_app, name="etl")
 
 
@@ -44,7 +45,14 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
     folder = settings.demo_dir / settings.demo_month
     if not (folder / "manifest.json").is_file():
         etl_cli.synth(out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01)
-    etl_cli.run(directory=folder, month=settings.demo_month, force=False)
+    etl_cli.run(directory=folder, month=settings.demo_month, force=False, then_derive=True)
+    from etl.derive.lifecycle import simulate_responses  # noqa: PLC0415
+    from geo import db  # noqa: PLC0415
+
+    with db.connection() as conn:
+        answered = simulate_responses(conn, settings.demo_month, seed=7)
+    if answered:  # officials (synthetic) answered new warnings: refresh the statistics
+        etl_cli.derive(month=settings.demo_month)
     if serve_app:
         serve(None, None)
 

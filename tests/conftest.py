@@ -12,7 +12,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from etl.pseudonymise import Pseudonymiser
+from etl.run import RunResult, run_month
+from etl.synth import generate
 from geo import cluster, db, migrate
+from geo.admin import villages_frame
+from geo.scope import Scope
 from geo.settings import DatabaseSettings, GeographySettings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +27,13 @@ TEST_CLUSTER = DatabaseSettings(
     url=None, data_dir=ROOT / ".onemap" / "test-pg", port=55433, fsync=False
 )
 _TEMPLATE_LOCK = 7_402_113_302
+
+#: The months the ETL fixtures load (synthetic feeds, demo scale, three counties).
+MONTH, NEXT = "2024-06", "2024-07"
+SEED = 11
+KEY = b"test-hmac-key-0123456789abcdef"
+#: Three counties keep the fixture quick; the ETL does not care how many there are.
+COUNTIES = ("331122", "330127", "330902")
 
 
 def _server_url() -> str:
@@ -106,3 +118,29 @@ def artifacts() -> Path:
     """Where screenshots and other test artifacts are kept."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def villages(database_url: str):  # type: ignore[no-untyped-def]
+    """Villages of three counties (the ETL fixtures' geography)."""
+    with psycopg.connect(database_url) as conn:
+        frame = villages_frame(conn, Scope("33"))
+    return frame[frame["county_code"].isin(COUNTIES)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def feeds(villages, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """Two consecutive months of synthetic feeds."""
+    root = tmp_path_factory.mktemp("feeds")
+    out = {}
+    for month in (MONTH, NEXT):
+        out[month] = root / month
+        generate(villages, scale="demo", month=month, seed=SEED, out_dir=out[month])
+    return out
+
+
+@pytest.fixture(scope="session")
+def loaded(database_url: str, feeds: dict[str, Path]) -> RunResult:
+    """The first month, loaded by the ETL into the session database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY))

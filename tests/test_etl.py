@@ -24,18 +24,11 @@ from pyproj import Geod
 
 from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
-from etl.synth import generate
 from etl.synth.population import build_population
-from geo.admin import villages_frame
 from geo.errors import FeedUnreadable
-from geo.scope import Scope
 from tests.browser import open_page, require_chromium, serve_app
+from tests.conftest import KEY, MONTH, NEXT, SEED
 
-MONTH, NEXT = "2024-06", "2024-07"
-SEED = 11
-KEY = b"test-hmac-key-0123456789abcdef"
-#: Three counties keep the fixture quick; the ETL does not care how many there are.
-COUNTIES = ("331122", "330127", "330902")
 #: The shape of a Zhejiang national ID standing alone (hex tokens and WKB are not IDs).
 ID_LIKE = re.compile(
     r"(?<![0-9A-Za-z])33\d{4}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
@@ -49,29 +42,6 @@ QUARANTINED_KINDS = (
     "absurd_amount",
     "coord_out_of_province",
 )
-
-
-@pytest.fixture(scope="module")
-def villages(database_url: str):  # type: ignore[no-untyped-def]
-    with psycopg.connect(database_url) as conn:
-        frame = villages_frame(conn, Scope("33"))
-    return frame[frame["county_code"].isin(COUNTIES)].reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def feeds(villages, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("feeds")
-    out = {}
-    for month in (MONTH, NEXT):
-        out[month] = root / month
-        generate(villages, scale="demo", month=month, seed=SEED, out_dir=out[month])
-    return out
-
-
-@pytest.fixture(scope="module")
-def loaded(database_url: str, feeds: dict[str, Path]) -> RunResult:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY))
 
 
 def manifest(feeds: dict[str, Path], month: str) -> dict[str, dict]:  # type: ignore[type-arg]

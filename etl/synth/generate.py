@@ -9,6 +9,7 @@ import geopandas as gpd
 
 from etl.synth.defects import TARGETS, inject
 from etl.synth.feeds import FEEDS, MonthContext
+from etl.synth.hazard import HAZARD_FILE_NAME, write_hazard_raster
 from etl.synth.population import build_population, month_index, rng_for
 from etl.synth.writer import FORMATS, FeedFile, SynthManifest, write_feed, write_manifest
 
@@ -83,6 +84,8 @@ def generate(
         out_dir=out_dir,
     )
     write_manifest(manifest)
+    # The emergency department's hazard layer travels with every month (same seed, same file).
+    write_hazard_raster(out_dir / HAZARD_FILE_NAME, seed=seed)
     return manifest
 
 

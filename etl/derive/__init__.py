@@ -1,0 +1,1 @@
+"""Derived analytics: benefit lists, warnings, supervision and rollups, per month."""

@@ -19,6 +19,13 @@ def viewer_scope() -> Scope:
     return PROVINCE_SCOPE
 
 
+def geojson_response(body: bytes, max_age: int = 86400) -> Response:
+    """A GeoJSON response; URLs carry the data version, so a day's caching never goes stale."""
+    response = Response(body, mimetype="application/geo+json")
+    response.headers["Cache-Control"] = f"private, max-age={max_age}"
+    return response
+
+
 def children_url(code: str, version: int) -> str:
     """The URL of an area's children layer; the data version makes it cacheable for good."""
     return f"/api/areas/{code}/children.geojson?v={version}"
@@ -28,11 +35,7 @@ def children_url(code: str, version: int) -> str:
 def area_children(code: str) -> Response:
     """Return the children of an area (or the village itself) as GeoJSON."""
     with db.connection() as conn:
-        body = children_geojson(conn, viewer_scope(), code)
-    response = Response(body, mimetype="application/geo+json")
-    # The URL carries the data version, so a response never goes stale.
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+        return geojson_response(children_geojson(conn, viewer_scope(), code))
 
 
 def outline_url(code: str, version: int) -> str:
@@ -44,10 +47,7 @@ def outline_url(code: str, version: int) -> str:
 def area_outline(code: str) -> Response:
     """Return one area's outline as GeoJSON."""
     with db.connection() as conn:
-        body = area_geojson(conn, viewer_scope(), code)
-    response = Response(body, mimetype="application/geo+json")
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+        return geojson_response(area_geojson(conn, viewer_scope(), code))
 
 
 #: Households are drawn from this level down (a town has hundreds, a county thousands).
@@ -69,9 +69,7 @@ def area_households(code: str) -> Response:
             body = _EMPTY
         else:
             body = households_geojson(conn, viewer_scope(), code, month)
-    response = Response(body, mimetype="application/geo+json")
-    response.headers["Cache-Control"] = "private, max-age=300"
-    return response
+    return geojson_response(body, max_age=300)
 
 
 def level_of_or_none(code: str) -> str | None:

@@ -47,7 +47,8 @@ class DeriveResult:
 
     month: str
     data_version: str
-    checksum: str
+    #: Over every derived row of the month (None unless asked for: it costs a full read).
+    checksum: str | None
     seconds: float
     stage_seconds: dict[str, float]
     counts: dict[str, int]
@@ -126,8 +127,24 @@ def _checksum(conn: psycopg.Connection, first: dt.date) -> tuple[str, dict[str, 
     return digest.hexdigest(), counts
 
 
-def derive_month(conn: psycopg.Connection, month: str, settings: WarningSettings) -> DeriveResult:
+def _counts(conn: psycopg.Connection, first: dt.date) -> dict[str, int]:
+    counts = {}
+    for table in DERIVED_TABLES:
+        row = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE month = %s").format(sql.Identifier(table)),
+            (first,),
+        ).fetchone()
+        counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+def derive_month(
+    conn: psycopg.Connection, month: str, settings: WarningSettings, *, checksum: bool = False
+) -> DeriveResult:
     """Derive everything for ``month`` (``YYYY-MM``) in one transaction.
+
+    With ``checksum``, a checksum over every derived row is computed and stored (the same
+    month derived twice gives the same checksum).
 
     Raises
     ------
@@ -141,10 +158,12 @@ def derive_month(conn: psycopg.Connection, month: str, settings: WarningSettings
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         version = _data_version(conn, first)
         sync_policies(conn)
+        clock = time.perf_counter()
         for table in DERIVED_TABLES:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE month = %s").format(sql.Identifier(table)), (first,)
             )
+        stages["clear"] = time.perf_counter() - clock
         base = {"month": first, "month_end": last}
         clock = time.perf_counter()
         for statement in statements("derive_features"):
@@ -196,13 +215,15 @@ def derive_month(conn: psycopg.Connection, month: str, settings: WarningSettings
                 rollup,
             )
         stages["rollups"] = time.perf_counter() - clock
-        checksum, counts = _checksum(conn, first)
+        clock = time.perf_counter()
+        digest, counts = _checksum(conn, first) if checksum else (None, _counts(conn, first))
+        stages["checksum" if checksum else "count"] = time.perf_counter() - clock
         seconds = time.perf_counter() - started
         conn.execute(
             "INSERT INTO derive_run (month, data_version, seconds, checksum)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (month) DO UPDATE SET"
             " data_version = excluded.data_version, derived_at = now(),"
             " seconds = excluded.seconds, checksum = excluded.checksum",
-            (first, version, seconds, checksum),
+            (first, version, seconds, digest),
         )
-    return DeriveResult(month, version, checksum, time.perf_counter() - started, stages, counts)
+    return DeriveResult(month, version, digest, time.perf_counter() - started, stages, counts)

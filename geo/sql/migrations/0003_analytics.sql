@@ -65,7 +65,6 @@ CREATE TABLE member_features (
     deposit          numeric  NOT NULL,
     PRIMARY KEY (month, person_token)
 );
-CREATE INDEX member_features_household_idx ON member_features (month, household_id);
 
 -- A policy a household is due, with the amount: eligibility is evaluated as one array per
 -- household, keeping only the policies that apply.
@@ -204,5 +203,5 @@ CREATE TABLE derive_run (
     data_version text        NOT NULL,
     derived_at   timestamptz NOT NULL DEFAULT now(),
     seconds      real        NOT NULL,
-    checksum     text        NOT NULL
+    checksum     text        -- over every derived row; computed on request (`--checksum`)
 );

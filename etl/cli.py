@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.console import Console
@@ -12,13 +12,15 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from etl.feedspec import FEEDS
-from etl.pseudonymise import Pseudonymiser, load_key
-from etl.publish import FACT_COLUMNS
-from etl.run import RunResult, check_month, run_month
 from geo import db
-from geo.admin import villages_frame
 from geo.scope import PROVINCE_SCOPE
 from geo.settings import get_settings
+
+if TYPE_CHECKING:
+    from etl.run import RunResult
+
+# The heavy modules (pandas, Arrow, shapely, rasterio) are imported by the verbs that use
+# them, so `onemap db status` stays instant.
 
 console = Console(soft_wrap=True)
 etl_app = typer.Typer(
@@ -34,7 +36,9 @@ def synth(
     defect_rate: float = typer.Option(0.01, help="Share of rows given a real-world defect."),
 ) -> None:
     """Generate one month of synthetic department feeds (all data is synthetic)."""
-    from etl.synth import generate  # noqa: PLC0415 — heavy; only this verb needs it
+    from etl.run import check_month  # noqa: PLC0415
+    from etl.synth import generate  # noqa: PLC0415
+    from geo.admin import villages_frame  # noqa: PLC0415
 
     check_month(month)
     if scale not in ("demo", "full"):
@@ -109,6 +113,10 @@ def run(
     ),
 ) -> None:
     """Validate, pseudonymise, geocode and load one month; publish it atomically."""
+    from etl.pseudonymise import Pseudonymiser, load_key  # noqa: PLC0415
+    from etl.publish import FACT_COLUMNS  # noqa: PLC0415
+    from etl.run import run_month  # noqa: PLC0415
+
     settings = get_settings()
     pseudonymiser = Pseudonymiser(load_key(settings.etl))
     steps = len(FEEDS) + len(FACT_COLUMNS) + 2
@@ -139,6 +147,7 @@ def derive(
 ) -> None:
     """Compute benefit lists, warnings, supervision and rollups for a month."""
     from etl.derive.run import derive_month  # noqa: PLC0415
+    from etl.run import check_month  # noqa: PLC0415
 
     check_month(month)
     with db.connection() as conn, console.status(f"deriving {month}…"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import dash
 from dash import Input, Output, State, dcc, html, no_update
@@ -14,7 +14,9 @@ from dashboards.routes import children_url, households_url, outline_url, viewer_
 from geo import db
 from geo.admin import Area, children, data_version, lineage
 from geo.errors import OutOfScope, UnknownArea
+from layers.choropleth import Choropleth, children_choropleth
 from layers.households import published_version
+from layers.measures import DEFAULT_MEASURE, MEASURES
 
 
 def area_from_search(search: str | None, default: str) -> str:
@@ -23,7 +25,60 @@ def area_from_search(search: str | None, default: str) -> str:
     return values[0] if values else default
 
 
-def breadcrumb(trail: list[Area], lang: str) -> list[Any]:
+def measure_from_search(search: str | None) -> str:
+    """Read ``?layer=<measure>``; anything not in the catalog means the default measure."""
+    values = parse_qs((search or "").lstrip("?")).get("layer", [])
+    return values[0] if values and values[0] in MEASURES else DEFAULT_MEASURE
+
+
+def view_url(code: str, measure: str) -> str:
+    """The deep link of a view: the area and the measure shown."""
+    return "/?" + urlencode({"area": code, "layer": measure})
+
+
+def measure_links(code: str, current: str, lang: str) -> html.Div:
+    """One link per measure (the URL is the state: links keep history and deep links)."""
+    return html.Div(
+        className="measures",
+        children=[
+            dcc.Link(
+                m.name_zh if lang == "zh" else m.name_en,
+                href=view_url(code, m.key),
+                className="measure current" if m.key == current else "measure",
+                id={"type": "measure-link", "index": m.key},
+            )
+            for m in MEASURES.values()
+        ],
+    )
+
+
+def legend(choropleth: Choropleth, lang: str) -> html.Div:
+    """The legend of the current measure, with its unit and the count per class."""
+    measure = choropleth.measure
+    unit = measure.unit_zh if lang == "zh" else measure.unit_en
+    rows = [
+        html.Div(
+            className="legend-row",
+            children=[
+                html.Span(className="swatch", style={"background": entry.colour}),
+                html.Span(
+                    f"{entry.low:,.{measure.decimals}f} – {entry.high:,.{measure.decimals}f}"
+                ),
+                html.Span(f"({entry.count})", className="legend-count"),
+            ],
+        )
+        for entry in choropleth.legend
+    ]
+    month = choropleth.month.strftime("%Y-%m") if choropleth.month else "—"
+    title = measure.name_zh if lang == "zh" else measure.name_en
+    return html.Div(
+        className="legend",
+        id="legend",
+        children=[html.H3(f"{title}（{unit}）"), html.Div(month, className="legend-month"), *rows],
+    )
+
+
+def breadcrumb(trail: list[Area], lang: str, measure: str = DEFAULT_MEASURE) -> list[Any]:
     """Links back to every ancestor; the current area as plain text."""
     items: list[Any] = []
     for position, area in enumerate(trail):
@@ -32,7 +87,7 @@ def breadcrumb(trail: list[Area], lang: str) -> list[Any]:
         if position == len(trail) - 1:
             items.append(html.Span(area.name, className="current", id="breadcrumb-current"))
         else:
-            items.append(dcc.Link(area.name, href=f"/?area={area.code}", title=area.code))
+            items.append(dcc.Link(area.name, href=view_url(area.code, measure), title=area.code))
     return items
 
 
@@ -73,11 +128,13 @@ def register(app: dash.Dash) -> None:
         Output(ids.BREADCRUMB, "children"),
         Output(ids.PANEL, "children"),
         Output(ids.MAP, "viewport"),
+        Output(ids.AREAS, "hideout"),
         Input(ids.URL, "search"),
     )
     def show_area(search: str | None) -> tuple[Any, ...]:
         scope = viewer_scope()
         code = area_from_search(search, scope.prefix)
+        measure = measure_from_search(search)
         lang = "zh"
         message = None
         with db.connection() as conn:
@@ -91,6 +148,7 @@ def register(app: dash.Dash) -> None:
                 code = scope.prefix
                 trail = lineage(conn, scope, code)
             kids = children(conn, scope, code)
+            shading = children_choropleth(conn, scope, code, measure)
             version = data_version(conn)
             published = published_version(conn)
         area = trail[-1]
@@ -99,9 +157,14 @@ def register(app: dash.Dash) -> None:
             children_url(code, version),
             outline_url(code, version),
             households_url(code, published),
-            breadcrumb(trail, lang),
-            panel(area, len(kids), lang, message),
+            breadcrumb(trail, lang, measure),
+            [
+                *panel(area, len(kids), lang, message),
+                measure_links(code, measure, lang),
+                legend(shading, lang),
+            ],
             viewport,
+            shading.hideout(),
         )
 
     @app.callback(
@@ -114,4 +177,4 @@ def register(app: dash.Dash) -> None:
         code = ((feature or {}).get("properties") or {}).get("code")
         if not code or code == area_from_search(search, viewer_scope().prefix):
             return no_update  # the village already shown on its own
-        return f"?area={code}"
+        return "?" + urlencode({"area": code, "layer": measure_from_search(search)})

@@ -12,13 +12,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from etl.derive.lifecycle import simulate_responses
+from etl.derive.run import DeriveResult, derive_month
 from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
 from etl.synth import generate
 from geo import cluster, db, migrate
 from geo.admin import villages_frame
 from geo.scope import Scope
-from geo.settings import DatabaseSettings, GeographySettings, get_settings
+from geo.settings import DatabaseSettings, GeographySettings, WarningSettings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -27,6 +29,7 @@ TEST_CLUSTER = DatabaseSettings(
     url=None, data_dir=ROOT / ".onemap" / "test-pg", port=55433, fsync=False
 )
 _TEMPLATE_LOCK = 7_402_113_302
+SETTINGS = WarningSettings()
 
 #: The months the ETL fixtures load (synthetic feeds, demo scale, three counties).
 MONTH, NEXT = "2024-06", "2024-07"
@@ -144,3 +147,14 @@ def loaded(database_url: str, feeds: dict[str, Path]) -> RunResult:
     """The first month, loaded by the ETL into the session database."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY))
+
+
+@pytest.fixture(scope="session")
+def derived(loaded: RunResult, database_url: str) -> DeriveResult:
+    """The loaded month derived, after synthetic officials answered its warnings."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        derive_month(
+            conn, MONTH, SETTINGS, checksum=True
+        )  # raises the warnings the officials answer
+        simulate_responses(conn, MONTH, seed=3)
+        return derive_month(conn, MONTH, SETTINGS, checksum=True)

@@ -110,7 +110,7 @@ def test_drill_down_and_back(
     village = child_codes(conn, town)[0]
     for step, code in enumerate(["3311", "331122", town, village], start=1):
         click_area(page, code)
-        page.wait_for_url(f"**/?area={code}", timeout=15_000)
+        page.wait_for_url(f"**/?area={code}&layer=*", timeout=15_000)
         trail.append(name_of(conn, code))
         kids = child_codes(conn, code)
         wait_for_children(page, kids or [code])  # a village draws itself
@@ -125,7 +125,7 @@ def test_drill_down_and_back(
 
     # The breadcrumb goes back up: 丽水市 shows its 9 counties again.
     page.get_by_role("link", name="丽水市").click()
-    page.wait_for_url("**/?area=3311")
+    page.wait_for_url("**/?area=3311&layer=*")
     wait_for_children(page, child_codes(conn, "3311"))
     assert crumbs(page) == ["浙江省", "丽水市"]
     assert page.outside_requests == []  # type: ignore[attr-defined]
@@ -136,3 +136,28 @@ def test_deep_link_opens_the_same_view(page: Any, base_url: str, conn: psycopg.C
     wait_for_children(page, child_codes(conn, "331122"))
     assert crumbs(page) == ["浙江省", "丽水市", "缙云县"]
     assert "合成" in page.locator(".topbar").inner_text()  # the UI says the data is synthetic
+
+
+def fills(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+        'path.onemap-area')].map(p => [[...p.classList].find(c => c.startsWith('onemap-area-'))
+        .slice(12), p.getAttribute('fill')]))""")
+
+
+def test_switching_the_measure_recolours_the_map(
+    derived: Any, page: Any, base_url: str, conn: psycopg.Connection
+) -> None:
+    page.goto(base_url + "/?area=33&layer=warnings_per_100")
+    wait_for_children(page, child_codes(conn, "33"))
+    page.wait_for_selector("#legend h3")
+    assert "每百户预警数" in page.locator("#legend h3").inner_text()
+    before = fills(page)
+    page.get_by_role("link", name="人均月收入中位数").click()
+    page.wait_for_url("**/?area=33&layer=income_median")
+    page.wait_for_function(
+        "() => document.querySelector('#legend h3').textContent.includes('人均月收入中位数')"
+    )
+    page.wait_for_timeout(300)
+    after = fills(page)
+    assert set(before) == set(after) == set(child_codes(conn, "33"))
+    assert before != after  # the classes of another measure colour the cities differently

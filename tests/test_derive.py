@@ -12,15 +12,12 @@ import pytest
 
 from etl.derive.benefits import benefit_statement
 from etl.derive.catalog import load_catalog, portrait_fields
-from etl.derive.lifecycle import BadTransition, advance, simulate_responses
+from etl.derive.lifecycle import BadTransition, advance
 from etl.derive.messages import reason_params
 from etl.derive.run import DeriveResult, derive_month, sync_policies
 from etl.derive.sqlfiles import statements
-from etl.run import RunResult
-from geo.settings import WarningSettings
-from tests.conftest import MONTH
+from tests.conftest import MONTH, SETTINGS
 
-SETTINGS = WarningSettings()
 #: A month no fixture loads: hand-built rows live there.
 HAND = dt.date(2031, 1, 1)
 _HOUSEHOLD_COLUMNS = (
@@ -29,16 +26,6 @@ _HOUSEHOLD_COLUMNS = (
     " deposit_total, oop_medical, education_net, in_disaster, hazard, new_disability,"
     " official_id, last_visit"
 )
-
-
-@pytest.fixture(scope="module")
-def derived(loaded: RunResult, database_url: str) -> DeriveResult:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        derive_month(
-            conn, MONTH, SETTINGS, checksum=True
-        )  # raises the warnings the officials answer
-        simulate_responses(conn, MONTH, seed=3)
-        return derive_month(conn, MONTH, SETTINGS, checksum=True)
 
 
 @pytest.fixture

@@ -4,11 +4,24 @@ window.onemap = Object.assign({}, window.onemap, {
     areaStyle: function (feature, context) {
         const hideout = (context && context.hideout) || {};
         const props = feature.properties;
+        window.onemap._hideout = hideout;  // the tooltip reads the values shown
+        let fill = "#9ec3e6";
+        const values = hideout.values || {};
+        if (props.code in values) {
+            const value = values[props.code];
+            const breaks = hideout.breaks || [];
+            fill = hideout.noData || "#d9d9d9";
+            if (value !== null) {
+                let i = breaks.findIndex(function (b) { return value <= b; });
+                if (i < 0) { i = breaks.length - 1; }
+                fill = (hideout.colours || [])[i] || fill;
+            }
+        }
         return {
-            color: hideout.lineColor || "#3b4a5a",
+            color: "#3b4a5a",
             weight: props.has_children ? 1 : 2,
-            fillColor: hideout.fillColor || "#9ec3e6",
-            fillOpacity: props.has_children ? 0.35 : 0.5,
+            fillColor: fill,
+            fillOpacity: 0.7,
             className: "onemap-area onemap-area-" + props.code
         };
     },
@@ -34,9 +47,19 @@ window.onemap = Object.assign({}, window.onemap, {
         layer.bindTooltip(label);
     },
     areaEachFeature: function (feature, layer) {
-        // Names are data: build a text node, never HTML.
-        const label = document.createElement("span");
-        label.textContent = feature.properties.name;
-        layer.bindTooltip(label, {sticky: true, className: "onemap-tooltip"});
+        // Names are data: build a text node, never HTML. The value is read when shown.
+        layer.bindTooltip(function () {
+            const hideout = window.onemap._hideout || {};
+            const values = hideout.values || {};
+            const label = document.createElement("span");
+            let text = feature.properties.name;
+            if (feature.properties.code in values) {
+                const value = values[feature.properties.code];
+                text += " · " + (value === null ? "无数据"
+                    : value.toFixed(hideout.decimals || 0) + " " + (hideout.unit || ""));
+            }
+            label.textContent = text;
+            return label;
+        }, {sticky: true, className: "onemap-tooltip"});
     }
 });

@@ -1,0 +1,137 @@
+"""Choropleth data for the children of an area: values of a measure, class breaks and legend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import mapclassify
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from geo.admin import get_area
+from geo.scope import Scope
+from layers.measures import MEASURES, Measure
+
+#: Sequential palettes, light to dark (ColorBrewer YlOrRd and YlGnBu, 5 classes).
+WORSE_PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+BETTER_PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+NO_DATA = "#d9d9d9"
+SCHEMES = ("quantiles", "natural_breaks")
+
+
+@dataclass(frozen=True, slots=True)
+class LegendEntry:
+    """One class of the legend."""
+
+    low: float
+    high: float
+    colour: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Choropleth:
+    """What the map needs to colour the children of an area."""
+
+    measure: Measure
+    month: dt.date | None
+    #: code → value (None when the area has no data)
+    values: dict[str, float | None]
+    breaks: list[float] = field(default_factory=list)
+    colours: list[str] = field(default_factory=list)
+    legend: list[LegendEntry] = field(default_factory=list)
+
+    def hideout(self) -> dict[str, object]:
+        """The browser-side styling data (``hideout`` of the GeoJSON layer)."""
+        return {
+            "values": self.values,
+            "breaks": self.breaks,
+            "colours": self.colours,
+            "noData": NO_DATA,
+            "unit": self.measure.unit_zh,
+            "decimals": self.measure.decimals,
+        }
+
+
+_VALUES_SQL = """
+SELECT a.code, {expression}
+FROM admin_area a
+LEFT JOIN rollup r ON r.code = a.code AND r.month = %(month)s
+WHERE a.parent_code = %(code)s AND a.code LIKE %(scope_like)s
+ORDER BY a.code
+"""
+
+
+def latest_rollup_month(conn: psycopg.Connection) -> dt.date | None:
+    """The latest month with rollups, or None before the first derive."""
+    row = conn.execute("SELECT max(month) FROM rollup").fetchone()
+    return row[0] if row else None
+
+
+def classify(values: list[float], k: int = 5, scheme: str = "quantiles") -> list[float]:
+    """Upper bounds of up to ``k`` classes covering every value (mapclassify)."""
+    if not values:
+        return []
+    data = np.asarray(values, dtype=float)
+    distinct = np.unique(data)
+    if distinct.size <= k:
+        return [float(v) for v in distinct]
+    with warnings.catch_warnings():
+        # Fewer classes than k among repeated values is expected (mapclassify says so): the
+        # legend simply has fewer rows.
+        warnings.simplefilter("ignore", category=UserWarning)
+        if scheme == "natural_breaks":
+            try:
+                bins = mapclassify.NaturalBreaks(data, k=k).bins
+            except ValueError:  # values that differ only by ~1e-170 defeat the clustering
+                bins = mapclassify.Quantiles(data, k=k).bins
+        else:
+            bins = mapclassify.Quantiles(data, k=k).bins
+    return sorted({float(b) for b in bins})
+
+
+def children_choropleth(
+    conn: psycopg.Connection,
+    scope: Scope,
+    code: str,
+    measure_key: str,
+    *,
+    scheme: str = "quantiles",
+) -> Choropleth:
+    """Values, breaks and legend of a measure for the children of ``code`` inside ``scope``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown measure (the caller allowlists keys from :data:`MEASURES`).
+    """
+    measure = MEASURES[measure_key]
+    get_area(conn, scope, code)
+    month = latest_rollup_month(conn)
+    rows = (
+        conn.execute(
+            sql.SQL(_VALUES_SQL).format(expression=measure.expression),
+            {"month": month, "code": code, "scope_like": scope.like},
+        ).fetchall()
+        if month
+        else []
+    )
+    values = {
+        str(c): (None if v is None or math.isnan(float(v)) else round(float(v), 4)) for c, v in rows
+    }
+    present = [v for v in values.values() if v is not None]
+    breaks = classify(present, scheme=scheme if scheme in SCHEMES else "quantiles")
+    palette = WORSE_PALETTE if measure.higher_is_worse else BETTER_PALETTE
+    colours = list(palette[len(palette) - len(breaks) :]) if breaks else []
+    legend: list[LegendEntry] = []
+    previous = -math.inf
+    for high, colour in zip(breaks, colours, strict=True):
+        count = sum(1 for v in present if previous < v <= high)
+        low = min(present) if previous == -math.inf else previous
+        legend.append(LegendEntry(low, high, colour, count))
+        previous = high
+    return Choropleth(measure, month, values, breaks, colours, legend)

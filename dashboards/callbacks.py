@@ -6,15 +6,23 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import dash
+import dash_leaflet as dl
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import ids
 from dashboards.messages import t
-from dashboards.routes import children_url, households_url, outline_url, viewer_scope
+from dashboards.routes import (
+    children_url,
+    heat_url,
+    households_url,
+    outline_url,
+    viewer_scope,
+)
 from geo import db
 from geo.admin import Area, children, data_version, lineage
 from geo.errors import OutOfScope, UnknownArea
 from layers.choropleth import Choropleth, children_choropleth
+from layers.heatmap import heat_version
 from layers.households import published_version
 from layers.measures import DEFAULT_MEASURE, MEASURES
 
@@ -31,19 +39,48 @@ def measure_from_search(search: str | None) -> str:
     return values[0] if values and values[0] in MEASURES else DEFAULT_MEASURE
 
 
-def view_url(code: str, measure: str) -> str:
-    """The deep link of a view: the area and the measure shown."""
-    return "/?" + urlencode({"area": code, "layer": measure})
+def heat_from_search(search: str | None) -> bool:
+    """Read ``?heat=1`` (the warning heatmap is shown)."""
+    return parse_qs((search or "").lstrip("?")).get("heat", ["0"])[0] == "1"
 
 
-def measure_links(code: str, current: str, lang: str) -> html.Div:
+def view_url(code: str, measure: str, heat: bool = False) -> str:
+    """The deep link of a view: the area, the measure and whether the heatmap is on."""
+    query = {"area": code, "layer": measure} | ({"heat": "1"} if heat else {})
+    return "/?" + urlencode(query)
+
+
+def heat_layer(heat: bool, version: str) -> list[Any]:
+    """The warning heatmap tile layer, when it is switched on.
+
+    It sits in its own pane above the area polygons (which are filled) and below the
+    households, and lets clicks through to the areas.
+    """
+    if not heat:
+        return []
+    tiles = dl.TileLayer(
+        url=heat_url(version), opacity=0.85, maxZoom=18, className="onemap-heat", id="heat-tiles"
+    )
+    return [dl.Pane(tiles, name="heat", style={"zIndex": 450, "pointerEvents": "none"})]
+
+
+def measure_links(code: str, current: str, lang: str, heat: bool = False) -> html.Div:
     """One link per measure (the URL is the state: links keep history and deep links)."""
+    toggle = dcc.Link(
+        ("关闭预警热力图" if heat else "显示预警热力图")
+        if lang == "zh"
+        else ("Hide warning heatmap" if heat else "Show warning heatmap"),
+        href=view_url(code, current, not heat),
+        id="heat-toggle",
+        className="measure current" if heat else "measure",
+    )
     return html.Div(
         className="measures",
-        children=[
+        children=[toggle]
+        + [
             dcc.Link(
                 m.name_zh if lang == "zh" else m.name_en,
-                href=view_url(code, m.key),
+                href=view_url(code, m.key, heat),
                 className="measure current" if m.key == current else "measure",
                 id={"type": "measure-link", "index": m.key},
             )
@@ -78,7 +115,9 @@ def legend(choropleth: Choropleth, lang: str) -> html.Div:
     )
 
 
-def breadcrumb(trail: list[Area], lang: str, measure: str = DEFAULT_MEASURE) -> list[Any]:
+def breadcrumb(
+    trail: list[Area], lang: str, measure: str = DEFAULT_MEASURE, heat: bool = False
+) -> list[Any]:
     """Links back to every ancestor; the current area as plain text."""
     items: list[Any] = []
     for position, area in enumerate(trail):
@@ -87,7 +126,9 @@ def breadcrumb(trail: list[Area], lang: str, measure: str = DEFAULT_MEASURE) -> 
         if position == len(trail) - 1:
             items.append(html.Span(area.name, className="current", id="breadcrumb-current"))
         else:
-            items.append(dcc.Link(area.name, href=view_url(area.code, measure), title=area.code))
+            items.append(
+                dcc.Link(area.name, href=view_url(area.code, measure, heat), title=area.code)
+            )
     return items
 
 
@@ -129,12 +170,14 @@ def register(app: dash.Dash) -> None:
         Output(ids.PANEL, "children"),
         Output(ids.MAP, "viewport"),
         Output(ids.AREAS, "hideout"),
+        Output(ids.HEAT, "children"),
         Input(ids.URL, "search"),
     )
     def show_area(search: str | None) -> tuple[Any, ...]:
         scope = viewer_scope()
         code = area_from_search(search, scope.prefix)
         measure = measure_from_search(search)
+        heat = heat_from_search(search)
         lang = "zh"
         message = None
         with db.connection() as conn:
@@ -149,6 +192,7 @@ def register(app: dash.Dash) -> None:
                 trail = lineage(conn, scope, code)
             kids = children(conn, scope, code)
             shading = children_choropleth(conn, scope, code, measure)
+            heat_tiles = heat_version(conn)
             version = data_version(conn)
             published = published_version(conn)
         area = trail[-1]
@@ -157,14 +201,15 @@ def register(app: dash.Dash) -> None:
             children_url(code, version),
             outline_url(code, version),
             households_url(code, published),
-            breadcrumb(trail, lang, measure),
+            breadcrumb(trail, lang, measure, heat),
             [
                 *panel(area, len(kids), lang, message),
-                measure_links(code, measure, lang),
+                measure_links(code, measure, lang, heat),
                 legend(shading, lang),
             ],
             viewport,
             shading.hideout(),
+            heat_layer(heat, heat_tiles),
         )
 
     @app.callback(
@@ -177,4 +222,5 @@ def register(app: dash.Dash) -> None:
         code = ((feature or {}).get("properties") or {}).get("code")
         if not code or code == area_from_search(search, viewer_scope().prefix):
             return no_update  # the village already shown on its own
-        return "?" + urlencode({"area": code, "layer": measure_from_search(search)})
+        # The view's URL without its leading "/": Location.search starts at "?".
+        return view_url(code, measure_from_search(search), heat_from_search(search))[1:]

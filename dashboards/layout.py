@@ -57,6 +57,7 @@ def page(scope: Scope, settings: MapSettings, lang: str = "zh") -> html.Div:
                         attributionControl=bool(settings.tile_url),
                         children=[
                             *basemap(settings),
+                            dl.LayerGroup(id=ids.HEAT),
                             dl.GeoJSON(
                                 id=ids.AREAS,
                                 style=_AREA_STYLE,

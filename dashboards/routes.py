@@ -6,9 +6,10 @@ from flask import Blueprint, Response, jsonify
 
 from geo import db
 from geo.admin import data_version
-from geo.errors import OneMapError, http_status
+from geo.errors import OneMapError, UnknownArea, http_status
 from geo.scope import PROVINCE_SCOPE, Scope, level_of
 from layers.boundaries import area_geojson, children_geojson
+from layers.heatmap import tile_png
 from layers.households import households_geojson, latest_month
 
 api = Blueprint("onemap_api", __name__)
@@ -78,6 +79,24 @@ def level_of_or_none(code: str) -> str | None:
         return level_of(code)
     except ValueError:
         return None
+
+
+@api.get("/tiles/heat/<int:z>/<int:x>/<int:y>.png")
+def heat_tile(z: int, x: int, y: int) -> Response:
+    """A warning-heatmap tile (transparent where there are no warnings)."""
+    with db.connection() as conn:
+        try:
+            png = tile_png(conn, viewer_scope(), z, x, y)
+        except ValueError as error:
+            raise UnknownArea(str(error), user_msg="No such tile.") from error
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def heat_url(version: str) -> str:
+    """The heat tile URL template; the version makes tiles cacheable."""
+    return "/tiles/heat/{z}/{x}/{y}.png?v=" + version
 
 
 @api.get("/healthz")

@@ -161,3 +161,27 @@ def test_switching_the_measure_recolours_the_map(
     after = fills(page)
     assert set(before) == set(after) == set(child_codes(conn, "33"))
     assert before != after  # the classes of another measure colour the cities differently
+
+
+def test_the_warning_heatmap_toggles(
+    derived: Any, page: Any, base_url: str, conn: psycopg.Connection, artifacts: Path
+) -> None:
+    page.goto(base_url + "/?area=3311&layer=warnings_per_100")
+    wait_for_children(page, child_codes(conn, "3311"))
+    assert page.locator("img.leaflet-tile").count() == 0
+    page.locator("#heat-toggle").click()
+    page.wait_for_url("**/?area=3311&layer=warnings_per_100&heat=1")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.onemap-heat img.leaflet-tile')]"
+        ".filter(i => i.complete && i.naturalWidth === 256).length > 0",
+        timeout=15_000,
+    )
+    sources = page.eval_on_selector_all(
+        ".onemap-heat img.leaflet-tile", "els => els.map(e => e.src)"
+    )
+    assert all("/tiles/heat/" in s and "?v=" in s for s in sources)
+    page.screenshot(path=artifacts / "heatmap-lishui.png")
+    page.locator("#heat-toggle").click()
+    page.wait_for_url("**/?area=3311&layer=warnings_per_100")
+    page.wait_for_function("() => !document.querySelector('.onemap-heat')")
+    assert page.outside_requests == []

@@ -1,0 +1,175 @@
+"""The warning heatmap: server-rendered 256×256 PNG tiles, weighted by warning level.
+
+Points are read once per data version and scope, projected to Web Mercator, and binned per
+tile with ``numpy.histogram2d`` then blurred — grid binning, never clustering — so a tile costs
+milliseconds even with every warning of the province.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from geo.scope import Scope
+
+TILE = 256
+#: Red counts three times a yellow warning.
+LEVEL_WEIGHTS = {"red": 3.0, "orange": 2.0, "yellow": 1.0}
+#: Blur radius in pixels, and the margin of neighbouring tiles read so edges match.
+SIGMA_PX = 6.0
+_MARGIN_PX = int(4 * SIGMA_PX)
+#: Density at which the colour saturates (about four red warnings on one spot).
+_SATURATION = 12.0 / (2 * math.pi * SIGMA_PX**2)
+_HALF_WORLD = 20037508.342789244
+# Transparent → yellow → orange → red, with rising opacity.
+_RAMP = np.array(
+    [
+        [255, 255, 178, 0],
+        [254, 204, 92, 150],
+        [253, 141, 60, 190],
+        [240, 59, 32, 215],
+        [189, 0, 38, 235],
+    ],
+    dtype=float,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeatPoints:
+    """Warning locations in Web Mercator metres with their weights."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    weight: NDArray[np.float64]
+
+
+_POINTS_SQL = """
+SELECT ST_X(h.geom), ST_Y(h.geom), m.level
+FROM warning_month m
+JOIN household h ON h.month = m.month AND h.household_id = m.household_id
+WHERE m.month = (SELECT max(month) FROM warning_month)
+  AND m.village_code LIKE %(scope_like)s
+"""
+_cache: dict[tuple[str, str], HeatPoints] = {}
+_cache_lock = threading.Lock()
+
+
+def to_mercator(
+    lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """WGS84 degrees → Web Mercator metres (EPSG:3857)."""
+    x = np.radians(lon) * 6378137.0
+    y = np.log(np.tan(np.pi / 4 + np.radians(np.clip(lat, -85.05, 85.05)) / 2)) * 6378137.0
+    return x, y
+
+
+def heat_points(conn: psycopg.Connection, scope: Scope, version: str) -> HeatPoints:
+    """The latest month's warnings inside ``scope`` (cached per data version)."""
+    key = (version, scope.prefix)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    rows = conn.execute(_POINTS_SQL, {"scope_like": scope.like}).fetchall()
+    lon = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float)
+    weight = np.array([LEVEL_WEIGHTS[r[2]] for r in rows], dtype=float)
+    x, y = to_mercator(lon, lat)
+    points = HeatPoints(x, y, weight)
+    with _cache_lock:
+        _cache.clear()  # only the current version is worth keeping
+        _cache[key] = points
+    return points
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of an XYZ tile in Web Mercator metres."""
+    size = 2 * _HALF_WORLD / (1 << z)
+    west = -_HALF_WORLD + x * size
+    north = _HALF_WORLD - y * size
+    return west, north - size, west + size, north
+
+
+def _empty_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (TILE, TILE), (0, 0, 0, 0)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+EMPTY_TILE = _empty_png()
+
+
+def render_tile(points: HeatPoints, z: int, x: int, y: int) -> bytes:
+    """Render one tile as PNG bytes (a transparent tile where there are no warnings)."""
+    if not (0 <= z <= 22 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
+        raise ValueError(f"no tile {z}/{x}/{y}")
+    west, south, east, north = tile_bounds(z, x, y)
+    pixel = (east - west) / TILE
+    margin = _MARGIN_PX * pixel
+    inside = (
+        (points.x >= west - margin)
+        & (points.x < east + margin)
+        & (points.y >= south - margin)
+        & (points.y < north + margin)
+    )
+    if not inside.any():
+        return EMPTY_TILE
+    size = TILE + 2 * _MARGIN_PX
+    grid, _, _ = np.histogram2d(
+        north + margin - points.y[inside],
+        points.x[inside] - (west - margin),
+        bins=size,
+        range=[[0, size * pixel], [0, size * pixel]],
+        weights=points.weight[inside],
+    )
+    density = gaussian_filter(grid, SIGMA_PX, mode="constant")
+    density = density[_MARGIN_PX : _MARGIN_PX + TILE, _MARGIN_PX : _MARGIN_PX + TILE]
+    level = np.clip(density / _SATURATION, 0, 1) * (len(_RAMP) - 1)
+    low = np.floor(level).astype(int)
+    high = np.minimum(low + 1, len(_RAMP) - 1)
+    mix = (level - low)[..., None]
+    rgba = _RAMP[low] * (1 - mix) + _RAMP[high] * mix
+    rgba[density < 1e-4 * _SATURATION] = 0
+    image = Image.fromarray(rgba.astype(np.uint8), mode="RGBA")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+_TILE_CACHE_SIZE = 4096
+_tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+
+
+def heat_version(conn: psycopg.Connection) -> str:
+    """Changes whenever warnings are derived again: tiles and URLs key on it."""
+    row = conn.execute(
+        "SELECT data_version, extract(epoch FROM derived_at)::bigint"
+        " FROM derive_run ORDER BY month DESC LIMIT 1"
+    ).fetchone()
+    return f"{row[0]}-{row[1]}" if row else "none"
+
+
+def tile_png(conn: psycopg.Connection, scope: Scope, z: int, x: int, y: int) -> bytes:
+    """A heat tile for ``scope``, from the memory cache when it was rendered before."""
+    version = heat_version(conn)
+    key = (version, scope.prefix, z, x, y)
+    with _cache_lock:
+        hit = _tiles.get(key)
+        if hit is not None:
+            _tiles.move_to_end(key)
+            return hit
+    png = render_tile(heat_points(conn, scope, version), z, x, y)
+    with _cache_lock:
+        _tiles[key] = png
+        while len(_tiles) > _TILE_CACHE_SIZE:
+            _tiles.popitem(last=False)
+    return png

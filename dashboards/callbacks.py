@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards import ids
 from dashboards.messages import t
+from dashboards.portrait import portrait_panel
 from dashboards.routes import (
     children_url,
     heat_url,
@@ -21,10 +22,12 @@ from dashboards.routes import (
 from geo import db
 from geo.admin import Area, children, data_version, lineage
 from geo.errors import OutOfScope, UnknownArea
+from geo.settings import get_settings
 from layers.choropleth import Choropleth, children_choropleth
 from layers.heatmap import heat_version
 from layers.households import published_version
 from layers.measures import DEFAULT_MEASURE, MEASURES
+from layers.portrait import household_portrait
 
 
 def area_from_search(search: str | None, default: str) -> str:
@@ -224,3 +227,16 @@ def register(app: dash.Dash) -> None:
             return no_update  # the village already shown on its own
         # The view's URL without its leading "/": Location.search starts at "?".
         return view_url(code, measure_from_search(search), heat_from_search(search))[1:]
+
+    @app.callback(
+        Output(ids.PANEL, "children", allow_duplicate=True),
+        Input(ids.HOUSEHOLDS, "clickData"),
+        prevent_initial_call=True,
+    )
+    def show_household(feature: dict[str, Any] | None) -> Any:
+        household_id = ((feature or {}).get("properties") or {}).get("household_id")
+        if not household_id:
+            return no_update
+        with db.connection() as conn:
+            portrait = household_portrait(conn, viewer_scope(), str(household_id))
+        return portrait_panel(portrait, get_settings().map.public_url)

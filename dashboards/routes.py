@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import re
+
+from flask import Blueprint, Response, jsonify, render_template_string
 
 from geo import db
 from geo.admin import data_version
@@ -11,8 +13,11 @@ from geo.scope import PROVINCE_SCOPE, Scope, level_of
 from layers.boundaries import area_geojson, children_geojson
 from layers.heatmap import tile_png
 from layers.households import households_geojson, latest_month
+from layers.portrait import UnknownHousehold, household_for_token, household_portrait
 
 api = Blueprint("onemap_api", __name__)
+#: How a benefit's state reads in Chinese.
+BENEFIT_STATES_ZH = {"received": "已享受", "gap": "应享未享", "anomaly": "享受但不符合"}
 
 
 def viewer_scope() -> Scope:
@@ -97,6 +102,38 @@ def heat_tile(z: int, x: int, y: int) -> Response:
 def heat_url(version: str) -> str:
     """The heat tile URL template; the version makes tiles cacheable."""
     return "/tiles/heat/{z}/{x}/{y}.png?v=" + version
+
+
+_DOOR_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>小康码 · {{ p.household_id }}</title>
+<link rel="stylesheet" href="/assets/onemap.css"></head>
+<body><div class="door">
+<h1>小康码 · 户 {{ p.household_id }}</h1>
+<p class="note">{{ p.basics.county }} · {{ p.basics.town }} · {{ p.basics.village }} —
+演示数据，均为合成。</p>
+<h2>家庭成员</h2><ul>{% for m in p.members %}
+<li>{{ m.name }}（{{ m.relation }}，{{ m.age }} 岁，{{ m.id_masked }}）</li>{% endfor %}</ul>
+<h2>幸福清单</h2><ul>{% for b in p.benefits %}
+<li>{{ b.name_zh }}（{{ b.policy_code }}）· {{ states[b.state] }}</li>{% endfor %}</ul>
+<h2>预警</h2><ul>{% for w in p.warnings %}
+<li>{{ w.level }} · {{ w.status }} · {{ w.reasons_zh | join("；") }}</li>{% endfor %}</ul>
+<p><a href="/?area={{ p.basics.village_code }}">在地图上查看</a></p>
+</div></body></html>"""
+
+
+@api.get("/h/<token>")
+def door_code(token: str) -> Response:
+    """The page a household's door QR code opens (the same portrait, as plain HTML)."""
+    if not re.fullmatch(r"[0-9a-f]{32}", token):
+        raise UnknownHousehold("malformed door-code token")
+    with db.connection() as conn:
+        household_id = household_for_token(conn, viewer_scope(), token)
+        portrait = household_portrait(conn, viewer_scope(), household_id)
+    # Jinja autoescapes: names and reasons are text, never markup.
+    page = render_template_string(_DOOR_PAGE, p=portrait, states=BENEFIT_STATES_ZH)
+    return Response(page, mimetype="text/html")
 
 
 @api.get("/healthz")

@@ -115,6 +115,8 @@ class MapSettings(BaseSettings):
     #: An XYZ tile URL (Tianditu with key, OSM, a local tile server). None: boundaries only.
     tile_url: str | None = None
     tile_attribution: str = ""
+    #: The address printed into door QR codes (小康码): https://… of the deployed app.
+    public_url: str = "http://127.0.0.1:8050"
     debug: bool = False
 
 

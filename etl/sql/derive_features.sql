@@ -103,3 +103,10 @@ LEFT JOIN disabled d USING (person_token)
 LEFT JOIN students s USING (person_token)
 LEFT JOIN deposits k USING (person_token)
 WHERE p.month = %(month)s::date;
+
+-- Issue a door-code token to households that have none yet.
+INSERT INTO household_token (household_id, county_code, token)
+SELECT f.household_id, f.county_code, replace(gen_random_uuid()::text, '-', '')
+FROM household_features f
+WHERE f.month = %(month)s::date
+ON CONFLICT (household_id) DO NOTHING;

@@ -6,11 +6,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import etl
+from bench import map as map_bench
 
 
 def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
-    etl.run(rows)
+    url = etl.run(rows)
+    map_bench.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

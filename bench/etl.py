@@ -45,8 +45,8 @@ def bench_database() -> str:
     return url
 
 
-def run(rows: list[tuple[str, str, str, str]]) -> None:
-    """Add the ETL figures to the benchmark table."""
+def run(rows: list[tuple[str, str, str, str]]) -> str:
+    """Add the ETL and derive figures to the benchmark table; return the database URL."""
     from etl.synth import generate
 
     url = bench_database()
@@ -96,3 +96,4 @@ def run(rows: list[tuple[str, str, str, str]]) -> None:
             f"{'met' if rate >= 100_000 and result.seconds <= 120 else 'NOT met'}",
         )
     )
+    return url

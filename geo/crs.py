@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -124,6 +126,23 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     return np.where(outside, lon_a, lon_a + dlon), np.where(outside, lat_a, lat_a + dlat)
 
 
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    lon: FloatArray,
+    lat: FloatArray,
+    guess_lon: FloatArray,
+    guess_lat: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Invert a slowly varying shift by fixed-point iteration: ``p <- p - (f(p) - target)``."""
+    for _ in range(_MAX_ITERATIONS):
+        out_lon, out_lat = forward(guess_lon, guess_lat)
+        err_lon, err_lat = out_lon - lon, out_lat - lat
+        guess_lon, guess_lat = guess_lon - err_lon, guess_lat - err_lat
+        if _max_abs(err_lon, err_lat) < _TOLERANCE_DEG:
+            break
+    return guess_lon, guess_lat
+
+
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert GCJ-02 coordinates back to WGS-84 by fixed-point iteration.
 
@@ -141,15 +160,12 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
         WGS-84 longitudes and latitudes. Points outside China are returned unchanged.
     """
     lon_a, lat_a = _pair(lon, lat)
-    w_lon, w_lat = lon_a.copy(), lat_a.copy()
-    for _ in range(_MAX_ITERATIONS):
-        dlon, dlat = _gcj_offset(w_lon, w_lat)
-        err_lon = w_lon + dlon - lon_a
-        err_lat = w_lat + dlat - lat_a
-        w_lon = w_lon - err_lon
-        w_lat = w_lat - err_lat
-        if _max_abs(err_lon, err_lat) < _TOLERANCE_DEG:
-            break
+
+    def forward(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        dlon, dlat = _gcj_offset(x, y)
+        return x + dlon, y + dlat
+
+    w_lon, w_lat = _invert(forward, lon_a, lat_a, lon_a.copy(), lat_a.copy())
     outside = out_of_china(lon_a, lat_a)
     return np.where(outside, lon_a, w_lon), np.where(outside, lat_a, w_lat)
 
@@ -200,14 +216,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
     y = lat_a - 0.006
     z = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    g_lon, g_lat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_MAX_ITERATIONS):
-        b_lon, b_lat = _gcj_to_bd_raw(g_lon, g_lat)
-        err_lon, err_lat = b_lon - lon_a, b_lat - lat_a
-        g_lon = g_lon - err_lon
-        g_lat = g_lat - err_lat
-        if _max_abs(err_lon, err_lat) < _TOLERANCE_DEG:
-            break
+    g_lon, g_lat = _invert(_gcj_to_bd_raw, lon_a, lat_a, z * np.cos(theta), z * np.sin(theta))
     outside = out_of_china(lon_a, lat_a)
     return np.where(outside, lon_a, g_lon), np.where(outside, lat_a, g_lat)
 

@@ -44,6 +44,16 @@ QUARANTINED_KINDS = (
 )
 
 
+def etl_command(folder: Path) -> list[str]:
+    """`onemap etl run` of the fixture month, forced, as a user types it."""
+    return [sys.executable, "-m", "onemap", "etl", "run", str(folder), "--month", MONTH, "--force"]
+
+
+def etl_env(database_url: str) -> dict[str, str]:
+    """The environment of a CLI run against the session database with the test key."""
+    return os.environ | {"DATABASE_URL": database_url, "ONEMAP_ETL_HMAC_KEY": KEY.decode()}
+
+
 def manifest(feeds: dict[str, Path], month: str) -> dict[str, dict]:  # type: ignore[type-arg]
     data = json.loads((feeds[month] / "manifest.json").read_text())
     return {f["feed"]: f for f in data["files"]}
@@ -227,19 +237,9 @@ def test_no_national_id_is_stored_anywhere(
 def test_cli_output_and_logs_hold_no_ids(
     loaded: RunResult, feeds: dict[str, Path], database_url: str
 ) -> None:
-    env = os.environ | {"DATABASE_URL": database_url, "ONEMAP_ETL_HMAC_KEY": KEY.decode()}
+    env = etl_env(database_url)
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onemap",
-            "etl",
-            "run",
-            str(feeds[MONTH]),
-            "--month",
-            MONTH,
-            "--force",
-        ],
+        etl_command(feeds[MONTH]),
         capture_output=True,
         text=True,
         env=env,
@@ -379,19 +379,9 @@ def test_a_killed_run_leaves_the_published_month_intact(
     loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
 ) -> None:
     before = published(conn, MONTH)
-    env = os.environ | {"DATABASE_URL": database_url, "ONEMAP_ETL_HMAC_KEY": KEY.decode()}
+    env = etl_env(database_url)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "onemap",
-            "etl",
-            "run",
-            str(feeds[MONTH]),
-            "--month",
-            MONTH,
-            "--force",
-        ],
+        etl_command(feeds[MONTH]),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

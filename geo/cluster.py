@@ -248,6 +248,10 @@ def _server_options(settings: DatabaseSettings) -> str:
         "-c maintenance_work_mem=512MB",
         "-c max_wal_size=4GB",
         "-c jit=off",
+        # A private, single-node cluster: no replicas to feed, so tables created and filled in
+        # one transaction (the ETL's and derive's fresh month tables) skip the WAL.
+        "-c wal_level=minimal",
+        "-c max_wal_senders=0",
     ]
     if not settings.fsync:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]

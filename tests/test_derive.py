@@ -9,13 +9,14 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from etl.derive.benefits import benefit_statement
 from etl.derive.catalog import load_catalog, portrait_fields
 from etl.derive.lifecycle import BadTransition, advance
 from etl.derive.messages import reason_params
-from etl.derive.run import DeriveResult, derive_month, sync_policies
-from etl.derive.sqlfiles import statements
+from etl.derive.run import DeriveResult, derive_month, month_checksum, sync_policies
+from etl.derive.sqlfiles import composed
 from tests.conftest import MONTH, SETTINGS
 
 #: A month no fixture loads: hand-built rows live there.
@@ -30,9 +31,15 @@ _HOUSEHOLD_COLUMNS = (
 
 @pytest.fixture
 def hand(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """A transaction for hand-built rows, rolled back afterwards."""
+    """A transaction for hand-built rows (in their own month's partitions), rolled back."""
     conn.autocommit = False
     try:
+        for table in ("household_features", "member_features", "benefit"):
+            conn.execute(
+                sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES IN ({})").format(
+                    sql.Identifier(f"{table}_hand"), sql.Identifier(table), sql.Literal(HAND)
+                )
+            )
         yield conn
     finally:
         conn.rollback()
@@ -111,7 +118,7 @@ def scores(conn: psycopg.Connection) -> dict[str, tuple[float, str | None, list[
         "month_end": HAND,
         "raised_at": dt.datetime.now(dt.UTC),
     }
-    conn.execute(statements("derive_warnings")[0].encode(), params)
+    conn.execute(composed("derive_warnings")[0], params)
     rows = conn.execute(
         "SELECT household_id, score, level, factors, reasons_zh, reasons_en FROM warning_score"
     ).fetchall()
@@ -147,7 +154,8 @@ def test_each_warning_factor_at_its_threshold(
     hand: psycopg.Connection, values: dict[str, object], factor: str | None, points: float
 ) -> None:
     household(hand, "HT1", **values)
-    score, _level, factors = scores(hand)["HT1"]
+    # A household with no factor gets no score row.
+    score, _level, factors = scores(hand).get("HT1", (0, None, []))
     assert score == points
     assert factors == ([factor] if factor else [])
 
@@ -520,3 +528,31 @@ def test_a_hand_built_household_per_policy(hand: psycopg.Connection) -> None:
                 assert unpaid is None, policy.code
         if month == 6:
             assert got[("ADULTS", "P008")] == ("anomaly", None, Decimal("100.00"))
+
+
+@pytest.mark.usefixtures("derived")
+def test_a_failed_derive_leaves_the_published_month_intact(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.derive.build import MonthBuild
+
+    def fail(self: MonthBuild, conn: psycopg.Connection) -> None:
+        raise RuntimeError("disk full")
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Derived afresh first: earlier tests moved warnings along their lifecycle.
+        derive_month(conn, MONTH, SETTINGS)
+        before = month_checksum(conn, dt.date.fromisoformat(f"{MONTH}-01"))
+        # A table left by a run that was killed is swept by the next run.
+        conn.execute("CREATE TABLE benefit_202406_d1 (LIKE benefit)")
+        monkeypatch.setattr(MonthBuild, "rollup_benefits", fail)
+        with pytest.raises(RuntimeError, match="disk full"):
+            derive_month(conn, MONTH, SETTINGS)
+        assert month_checksum(conn, dt.date.fromisoformat(f"{MONTH}-01")) == before
+        left = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname ~ '_[0-9]{6}_d[0-9]+$'"
+        ).fetchall()
+        assert left == []
+        # The lock is released: the next run works.
+        monkeypatch.undo()
+        assert derive_month(conn, MONTH, SETTINGS, checksum=True).checksum == before[0]

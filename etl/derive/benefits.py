@@ -5,12 +5,14 @@ Policies received, due but not received (gaps), and received without eligibility
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, cast
 
 from psycopg import sql
 
 from etl.derive.catalog import Catalog
 from etl.derive.rules import Field, Schema, compile_rules
+from etl.derive.sqlfiles import PUBLISHED
 
 FieldType = Literal["bool", "number", "text"]
 
@@ -60,20 +62,28 @@ SCHEMA = Schema(
 )
 
 _QUERY = """
-INSERT INTO benefit (month, household_id, county_code, policy_code, eligible, received,
+INSERT INTO {benefit} (month, household_id, county_code, policy_code, eligible, received,
                      amount_due, amount_paid, state)
 WITH agg AS (
     SELECT m.household_id{aggregates}
-    FROM member_features m WHERE m.month = %(month)s::date GROUP BY m.household_id
+    FROM {member_features} m
+    WHERE m.month = %(month)s::date
+      AND m.household_id >= %(households_from)s
+      AND (m.household_id < %(households_to)s OR %(households_to)s::text IS NULL)
+    GROUP BY m.household_id
 ), due AS (
     SELECT h.household_id, h.county_code, (d).code AS code, round((d).amount, 2) AS amount
-    FROM household_features h
+    FROM {household_features} h
     LEFT JOIN agg USING (household_id)
     CROSS JOIN LATERAL unnest(array_remove(ARRAY[{dues}]::policy_due[], NULL)) AS d
     WHERE h.month = %(month)s::date
+      AND h.household_id >= %(households_from)s
+      AND (h.household_id < %(households_to)s OR %(households_to)s::text IS NULL)
 ), paid AS (
     SELECT household_id, county_code, policy_code, sum(amount) AS amount FROM subsidy
     WHERE month = %(month)s::date AND policy_code IN (SELECT code FROM policy)
+      AND household_id >= %(households_from)s
+      AND (household_id < %(households_to)s OR %(households_to)s::text IS NULL)
     GROUP BY household_id, county_code, policy_code
 )
 SELECT %(month)s::date, coalesce(d.household_id, p.household_id),
@@ -88,9 +98,16 @@ WHERE p.policy_code IS NOT NULL OR d.code = ANY(%(gap_codes)s)
 
 
 def benefit_statement(
-    catalog: Catalog, calendar_month: int, paid_codes: frozenset[str] | None = None
+    catalog: Catalog,
+    calendar_month: int,
+    paid_codes: frozenset[str] | None = None,
+    tables: Mapping[str, str] = PUBLISHED,
 ) -> tuple[sql.Composed, dict[str, object]]:
     """Compile the catalog into one INSERT of the month's benefit list, with its parameters.
+
+    ``tables`` names the derived tables read and written (the published ones by default).
+    The parameters cover every household; set ``households_from`` and ``households_to`` (a
+    half-open range of household IDs; None: no end) to build one share of the list.
 
     Only policies that can produce a row are evaluated: those that count a gap this month and
     those paid to someone this month (``paid_codes``; all policies when None).
@@ -128,8 +145,15 @@ def benefit_statement(
         )
         for p in catalog.policies
     )
-    statement = sql.SQL(_QUERY).format(aggregates=aggregate_sql, dues=dues)
+    statement = sql.SQL(_QUERY).format(
+        aggregates=aggregate_sql,
+        dues=dues,
+        benefit=sql.Identifier(tables["benefit"]),
+        member_features=sql.Identifier(tables["member_features"]),
+        household_features=sql.Identifier(tables["household_features"]),
+    )
     params: dict[str, object] = {**eligibility.params, **amounts.params}
     params.update({f"code_{p.code}": p.code for p in catalog.policies})
+    params |= {"households_from": "", "households_to": None}
     params["gap_codes"] = [p.code for p in catalog.policies if p.counts_gap(calendar_month)]
     return statement, params

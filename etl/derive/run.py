@@ -1,4 +1,4 @@
-"""`onemap derive --month`: the month's derived analytics, in one transaction.
+"""`onemap derive --month`: the month's derived analytics, published at once.
 
 Features, benefit lists, warnings, supervision and rollups, computed set-based in PostGIS.
 """
@@ -14,26 +14,13 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from etl.derive.benefits import benefit_statement
-from etl.derive.catalog import catalog_hash, load_catalog, portrait_fields
-from etl.derive.messages import reason_params
-from etl.derive.sqlfiles import statements
+from etl.derive.build import MonthBuild
+from etl.derive.catalog import catalog_hash, load_catalog
+from etl.derive.sqlfiles import DERIVED_TABLES
+from etl.derive.staging import StagedMonth, drop_leftovers, workers
 from geo.errors import OneMapError
-from geo.regions import MOUNTAIN_COUNTIES
 from geo.settings import WarningSettings
 
-#: Rows of these tables for the month are replaced by each derive run.
-DERIVED_TABLES = (
-    "household_features",
-    "member_features",
-    "benefit",
-    "warning_month",
-    "supervision_finding",
-    "supervision_official",
-    "rollup",
-)
-#: Visits checked in farther than this from the household are findings.
-FAR_METRES = 1000.0
 _LOCK = 7_402_114
 
 
@@ -89,18 +76,6 @@ def sync_policies(conn: psycopg.Connection) -> None:
         )
 
 
-def portrait_auto_sql() -> sql.Composable:
-    """SQL counting a household_features row's portrait fields filled from department feeds."""
-    fields = [f for f in portrait_fields() if f.automatic]
-    always = sum(1 for f in fields if f.requires is None)
-    terms = [sql.Literal(always)] + [
-        sql.SQL("({} IS NOT NULL)::int").format(sql.Identifier("f", f.requires))
-        for f in fields
-        if f.requires is not None
-    ]
-    return sql.SQL(" + ").join(terms)
-
-
 def _data_version(conn: psycopg.Connection, first: dt.date) -> str:
     row = conn.execute("SELECT run_id FROM published_month WHERE month = %s", (first,)).fetchone()
     if row is None:
@@ -108,7 +83,8 @@ def _data_version(conn: psycopg.Connection, first: dt.date) -> str:
     return f"run{row[0]}-catalog{catalog_hash()}"
 
 
-def _checksum(conn: psycopg.Connection, first: dt.date) -> tuple[str, dict[str, int]]:
+def month_checksum(conn: psycopg.Connection, first: dt.date) -> tuple[str, dict[str, int]]:
+    """A checksum over every derived row of the month, and the row count of each table."""
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
     for table in DERIVED_TABLES:
@@ -127,21 +103,15 @@ def _checksum(conn: psycopg.Connection, first: dt.date) -> tuple[str, dict[str, 
     return digest.hexdigest(), counts
 
 
-def _counts(conn: psycopg.Connection, first: dt.date) -> dict[str, int]:
-    counts = {}
-    for table in DERIVED_TABLES:
-        row = conn.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE month = %s").format(sql.Identifier(table)),
-            (first,),
-        ).fetchone()
-        counts[table] = int(row[0]) if row else 0
-    return counts
-
-
 def derive_month(
     conn: psycopg.Connection, month: str, settings: WarningSettings, *, checksum: bool = False
 ) -> DeriveResult:
-    """Derive everything for ``month`` (``YYYY-MM``) in one transaction.
+    """Derive everything for ``month`` (``YYYY-MM``) and publish it at once.
+
+    The month is built in fresh tables on two worker connections while this one scores the
+    warnings; the rollups, the warnings' lifecycle rows and the swap of the month's partitions
+    happen in one transaction here, so readers see the old month or the new one and a failed
+    run leaves the published month as it was. ``conn`` must be in autocommit mode.
 
     With ``checksum``, a checksum over every derived row is computed and stored (the same
     month derived twice gives the same checksum).
@@ -152,78 +122,30 @@ def derive_month(
         If the month has not been loaded.
     """
     started = time.perf_counter()
-    first, last = _month_bounds(month)
-    stages: dict[str, float] = {}
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+    first, _last = _month_bounds(month)
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK,))
+    try:
+        drop_leftovers(conn)
         version = _data_version(conn, first)
-        sync_policies(conn)
-        clock = time.perf_counter()
-        for table in DERIVED_TABLES:
+        with conn.transaction():
+            sync_policies(conn)
+        staged = StagedMonth(month, conn.info.backend_pid)
+        try:
+            build = MonthBuild(conn, staged, settings, version, (first, _last))
+            with workers(conn) as pool:
+                build.run(pool)
+            stages = build.stages
+            clock = time.perf_counter()
+            digest = month_checksum(conn, first)[0] if checksum else None
+            if checksum:
+                stages["checksum"] = time.perf_counter() - clock
+            seconds = time.perf_counter() - started
             conn.execute(
-                sql.SQL("DELETE FROM {} WHERE month = %s").format(sql.Identifier(table)), (first,)
+                "UPDATE derive_run SET seconds = %s, checksum = %s WHERE month = %s",
+                (seconds, digest, first),
             )
-        stages["clear"] = time.perf_counter() - clock
-        base = {"month": first, "month_end": last}
-        clock = time.perf_counter()
-        for statement in statements("derive_features"):
-            conn.execute(statement.encode(), {**base, "mountain": sorted(MOUNTAIN_COUNTIES)})
-        # Fresh statistics: the month's rows were just replaced inside this transaction.
-        conn.execute("ANALYZE household_features, member_features")
-        stages["features"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        paid = frozenset(
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT policy_code FROM subsidy WHERE month = %s", (first,)
-            ).fetchall()
-        )
-        benefit_sql, benefit_params = benefit_statement(load_catalog(), first.month, paid)
-        conn.execute(benefit_sql, {**base, **benefit_params})
-        conn.execute("ANALYZE benefit")
-        stages["benefits"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        warn = {
-            **settings.model_dump(),
-            **reason_params(),
-            **base,
-            "raised_at": dt.datetime.now(dt.UTC),
-        }
-        for statement in statements("derive_warnings"):
-            conn.execute(statement.encode(), warn)
-        stages["warnings"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        for statement in statements("derive_supervision"):
-            conn.execute(statement.encode(), {**base, "far_metres": FAR_METRES})
-        stages["supervision"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        previous = (first - dt.timedelta(days=1)).replace(day=1)
-        has_prev = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM published_month WHERE month = %s)", (previous,)
-        ).fetchone()
-        rollup = {
-            **base,
-            "prev_month": previous,
-            "has_prev": bool(has_prev and has_prev[0]),
-            "data_version": version,
-        }
-        for statement in statements("derive_rollup"):
-            conn.execute(
-                sql.SQL(statement).format(  # static SQL from our own file
-                    portrait_auto=portrait_auto_sql()
-                ),
-                rollup,
-            )
-        stages["rollups"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        digest, counts = _checksum(conn, first) if checksum else (None, _counts(conn, first))
-        stages["checksum" if checksum else "count"] = time.perf_counter() - clock
-        seconds = time.perf_counter() - started
-        conn.execute(
-            "INSERT INTO derive_run (month, data_version, seconds, checksum)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (month) DO UPDATE SET"
-            " data_version = excluded.data_version, derived_at = now(),"
-            " seconds = excluded.seconds, checksum = excluded.checksum",
-            (first, version, seconds, digest),
-        )
-    return DeriveResult(month, version, digest, time.perf_counter() - started, stages, counts)
+        finally:
+            staged.drop(conn)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK,))
+    return DeriveResult(month, version, digest, seconds, stages, build.counts)

@@ -1,13 +1,11 @@
 -- Household and member features of one month, from the published facts.
 -- Parameters: month (first day), mountain (county codes).
-INSERT INTO household_features (
+INSERT INTO {household_features} (
     month, household_id, county_code, village_code, status, size, mountain,
     income_per_capita, income_prev, income_last_year, income_change_pct, housing_grade,
     water_safe, water_source, deposit_total, oop_medical, education_net, in_disaster, hazard,
     new_disability, official_id, last_visit)
-WITH h AS (
-    SELECT * FROM household WHERE month = %(month)s::date
-), income_now AS (
+WITH income_now AS (
     SELECT household_id, income_per_capita FROM income_survey WHERE month = %(month)s::date
 ), income_prev AS (
     SELECT household_id, income_per_capita FROM income_survey
@@ -32,13 +30,13 @@ WITH h AS (
 ), school AS (
     SELECT household_id, sum(greatest(fees - aid, 0)) AS net FROM education
     WHERE month = %(month)s::date GROUP BY household_id
-), hit AS (  -- listed villages, or the household's point inside the event's area
-    SELECT DISTINCT h.household_id FROM h
-    JOIN disaster_event_village v ON v.month = h.month AND v.village_code = h.village_code
-    UNION
-    SELECT DISTINCT h.household_id FROM h
+), hit_villages AS (  -- villages listed by an event
+    SELECT DISTINCT village_code FROM disaster_event_village WHERE month = %(month)s::date
+), hit_areas AS (  -- households whose point lies inside an event's area
+    SELECT DISTINCT h.household_id FROM household h
     JOIN disaster_event e ON e.month = h.month AND e.geom IS NOT NULL
                          AND ST_Intersects(e.geom, h.geom)
+    WHERE h.month = %(month)s::date
 ), new_disability AS (
     SELECT DISTINCT household_id FROM disability
     WHERE month = %(month)s::date AND certificate_date >= %(month)s::date
@@ -53,9 +51,10 @@ SELECT h.month, h.household_id, h.county_code, h.village_code, h.status, h.size,
        round(100 * (i.income_per_capita - p.income_per_capita)
              / NULLIF(p.income_per_capita, 0), 1),
        hs.grade, w.safe, w.source_type, coalesce(d.total, 0), coalesce(m.total, 0),
-       coalesce(s.net, 0), hit.household_id IS NOT NULL, h.hazard,
+       coalesce(s.net, 0), hv.village_code IS NOT NULL OR ha.household_id IS NOT NULL,
+       h.hazard,
        nd.household_id IS NOT NULL, pr.official_id, pr.visit_time
-FROM h
+FROM household h
 LEFT JOIN income_now i USING (household_id)
 LEFT JOIN income_prev p USING (household_id)
 LEFT JOIN income_year y USING (household_id)
@@ -64,11 +63,13 @@ LEFT JOIN water w USING (household_id)
 LEFT JOIN deposits d USING (household_id)
 LEFT JOIN medical m USING (household_id)
 LEFT JOIN school s USING (household_id)
-LEFT JOIN hit USING (household_id)
+LEFT JOIN hit_villages hv USING (village_code)
+LEFT JOIN hit_areas ha USING (household_id)
 LEFT JOIN new_disability nd USING (household_id)
-LEFT JOIN paired pr USING (household_id);
+LEFT JOIN paired pr USING (household_id)
+WHERE h.month = %(month)s::date;
 
-INSERT INTO member_features (
+INSERT INTO {member_features} (
     month, person_token, household_id, county_code, age, sex, relation, disability_grade,
     disability_type, is_student, school_stage, chronic_illness, serious_illness, oop_medical,
     oop_inpatient, oop_chronic, oop_serious, education_aid, deposit)
@@ -107,6 +108,7 @@ WHERE p.month = %(month)s::date;
 -- Issue a door-code token to households that have none yet.
 INSERT INTO household_token (household_id, county_code, token)
 SELECT f.household_id, f.county_code, replace(gen_random_uuid()::text, '-', '')
-FROM household_features f
+FROM {household_features} f
 WHERE f.month = %(month)s::date
+  AND NOT EXISTS (SELECT 1 FROM household_token t WHERE t.household_id = f.household_id)
 ON CONFLICT (household_id) DO NOTHING;

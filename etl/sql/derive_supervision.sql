@@ -1,5 +1,7 @@
 -- Supervision of paired officials for one month. Parameters: month, month_end, far_metres.
-INSERT INTO supervision_finding (month, official_id, county_code, household_id, kind, detail,
+-- Visits and visit gaps first (they need only the features), then benefit anomalies, then the
+-- summary per official.
+INSERT INTO {supervision_finding} (month, official_id, county_code, household_id, kind, detail,
                                  visit_time, distance_m, geom)
 WITH v AS (
     SELECT v.*, h.geom AS home,
@@ -35,24 +37,27 @@ SELECT %(month)s::date, f.official_id, f.county_code, f.household_id,
        CASE WHEN f.last_visit IS NULL THEN 'no visit on record'
             ELSE format('last visit %%s', to_char(f.last_visit, 'YYYY-MM-DD')) END,
        f.last_visit, NULL, h.geom
-FROM household_features f
+FROM {household_features} f
 JOIN household h ON h.month = f.month AND h.household_id = f.household_id
 WHERE f.month = %(month)s::date
-  AND (f.last_visit IS NULL OR f.last_visit < %(month_end)s::date - 30)
-UNION ALL
+  AND (f.last_visit IS NULL OR f.last_visit < %(month_end)s::date - 30);
+
+-- Benefits received without eligibility, once the benefit list is built.
+INSERT INTO {supervision_finding} (month, official_id, county_code, household_id, kind, detail,
+                                   visit_time, distance_m, geom)
 SELECT %(month)s::date, f.official_id, b.county_code, b.household_id, 'benefit_anomaly',
        format('%%s received but not eligible', b.policy_code), NULL, NULL, h.geom
-FROM benefit b
-JOIN household_features f ON f.month = b.month AND f.household_id = b.household_id
+FROM {benefit} b
+JOIN {household_features} f ON f.month = b.month AND f.household_id = b.household_id
 JOIN household h ON h.month = b.month AND h.household_id = b.household_id
 WHERE b.month = %(month)s::date AND b.state = 'anomaly';
 
-INSERT INTO supervision_official (month, official_id, county_code, official_name,
+INSERT INTO {supervision_official} (month, official_id, county_code, official_name,
                                   households_paired, visits, not_visited_30, not_visited_60,
                                   not_visited_90, far_visits, odd_hour_visits, copied_visits,
                                   benefit_anomalies)
 WITH paired AS (
-    SELECT official_id, count(*) AS n FROM household_features
+    SELECT official_id, count(*) AS n FROM {household_features}
     WHERE month = %(month)s::date AND official_id IS NOT NULL GROUP BY official_id
 ), visits AS (
     SELECT official_id, min(official_name) AS name, count(*) AS n FROM visit
@@ -66,7 +71,7 @@ WITH paired AS (
            count(*) FILTER (WHERE kind = 'odd_hour') AS odd,
            count(*) FILTER (WHERE kind = 'copied_content') AS copied,
            count(*) FILTER (WHERE kind = 'benefit_anomaly') AS anomalies
-    FROM supervision_finding WHERE month = %(month)s::date AND official_id IS NOT NULL
+    FROM {supervision_finding} WHERE month = %(month)s::date AND official_id IS NOT NULL
     GROUP BY official_id
 )
 SELECT %(month)s::date, o.official_id, substr(o.official_id, 2, 6), v.name,

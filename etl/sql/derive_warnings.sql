@@ -1,11 +1,11 @@
--- Score every household of the month on the warning factors. Parameters: month, and the
+-- Score the month's households on the warning factors. Parameters: month, and the
 -- thresholds/weights of WarningSettings; reason templates (zh, en) are parameters too.
 CREATE TEMP TABLE warning_score ON COMMIT DROP AS
 WITH f AS (
     SELECT h.*,
            h.oop_medical / NULLIF(h.income_per_capita * h.size, 0) AS illness_ratio,
            h.education_net / NULLIF(h.income_per_capita * h.size, 0) AS school_ratio
-    FROM household_features h WHERE h.month = %(month)s::date
+    FROM {household_features} h WHERE h.month = %(month)s::date
 ), points AS (
     SELECT f.*,
         CASE WHEN illness_ratio >= %(illness_severe_ratio)s THEN %(illness_severe_points)s
@@ -77,7 +77,10 @@ SELECT month, household_id, county_code, village_code, official_id,
             WHEN (p_illness + p_schooling + p_disaster + p_income_drop + p_income_low
                   + p_disability + p_housing + p_water + p_deposit) >= %(yellow)s THEN 'yellow'
        END AS level
-FROM points;
+FROM points
+-- A household with no factor at all has nothing to score.
+WHERE p_illness + p_schooling + p_disaster + p_income_drop + p_income_low + p_disability
+      + p_housing + p_water + p_deposit > 0;
 
 -- An open warning of the household is updated; otherwise a new one is raised.
 UPDATE warning w SET last_month = s.month, level = s.level, score = s.score,
@@ -104,7 +107,7 @@ WHERE w.opened_month = %(month)s::date
   AND NOT EXISTS (SELECT 1 FROM warning_event e WHERE e.warning_id = w.warning_id
                   AND e.status = 'raised');
 
-INSERT INTO warning_month (month, warning_id, household_id, county_code, village_code, level,
+INSERT INTO {warning_month} (month, warning_id, household_id, county_code, village_code, level,
                            score, factors)
 SELECT DISTINCT ON (s.household_id) s.month, w.warning_id, s.household_id, s.county_code,
        s.village_code, s.level, s.score, s.factors

@@ -4,9 +4,9 @@ Two workers build the features, the benefit list and the supervision tables in f
 meanwhile the caller's connection opens the publishing transaction, scores the warnings and
 updates their lifecycle, then builds the rollups and swaps every partition of the month.
 
-    worker A: household features ─┬─ benefit list 1/2 ─┬─ analyze ─ supervision visits ─────┐
-    worker B: member features ─────┼─ benefit list 2/2 ─┴─ benefit indexes ─ supervision ────┤
-    caller:                        └─ warnings ─ rollups ── rollup benefits (after analyze) ─ swap
+    worker A: household features ─┬─ benefit 1/2 ─┬─ supervision visits ─ supervision ──┐
+    worker B: member features ─────┼─ benefit 2/2 ─┴─ benefit indexes ─┐                  │
+    caller:                        └─ warnings ─ rollups ──────────────┴─ rollup benefits ┴─ swap
 
 The benefit list, the largest step, is built in two halves of the households at once; the
 rollups wait for it only for their benefit counts.
@@ -82,7 +82,6 @@ class MonthBuild:
             pool.submit(self._after([member], self._timed(f"benefit list {n}/2", share)))
             for n, share in enumerate(self._benefit_shares(household), start=1)
         ]
-        analyzed = pool.submit(self._after(shares, self._analyze_benefit))
         visits = pool.submit(self._timed("supervision visits", self.supervision_visits))
         indexes = pool.submit(self._after(shares, self._timed("benefit indexes", self._indexes)))
         officials = pool.submit(
@@ -95,11 +94,12 @@ class MonthBuild:
             self._timed("warnings", self.warnings)(self.conn)
             member.result()
             self._timed("rollups", self.rollups)(self.conn)
-            analyzed.result()
+            # Adding the primary key locks the benefit table exclusively: this transaction must
+            # not hold a lock on it before the key is built, or the two would wait for each other.
+            indexes.result()
             self._timed("rollup benefits", self.rollup_benefits)(self.conn)
             self.staged.finish(self.conn, "rollup")
             officials.result()
-            indexes.result()
             self._timed("publish", self.publish)(self.conn)
 
     @staticmethod
@@ -188,11 +188,8 @@ class MonthBuild:
         params |= {"households_from": households_from, "households_to": households_to}
         self._count("benefit", self._execute(conn, statement, {**self.base, **params}))
 
-    def _analyze_benefit(self, conn: psycopg.Connection) -> None:
-        self.staged.analyze(conn, "benefit")
-
     def _indexes(self, conn: psycopg.Connection) -> None:
-        self.staged.index(conn, "benefit")
+        self.staged.finish(conn, "benefit")
 
     def supervision_visits(self, conn: psycopg.Connection) -> None:
         """Findings about visits and visit gaps (they need only the features)."""

@@ -23,8 +23,9 @@ from etl.publish import build_indexes, partition_name, swap_partitions
 
 T = TypeVar("T")
 _STAGED = re.compile(r"^(" + "|".join(DERIVED_TABLES) + r")_\d{6}_d\d+$")
-#: Settings of every connection that derives: hash tables of half a million groups fit.
-SESSION_SETTINGS = {"work_mem": "256MB", "jit": "off"}
+#: Settings of every connection that derives: hash tables of half a million groups fit; a
+#: lock that cannot be had in two minutes fails the run instead of hanging it.
+SESSION_SETTINGS = {"work_mem": "256MB", "jit": "off", "lock_timeout": "120s"}
 
 
 class StagedMonth:

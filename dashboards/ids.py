@@ -6,5 +6,11 @@ AREAS = "areas-layer"
 OUTLINE = "outline-layer"
 HOUSEHOLDS = "households-layer"
 HEAT = "heat-layer"
+TOPBAR = "topbar"
 BREADCRUMB = "breadcrumb"
 PANEL = "side-panel"
+#: The area the map was last fitted to (a new household or language does not refit it).
+FITTED = "fitted-area"
+#: Document title and language, applied in the browser (``onemap.setDocument``).
+DOCUMENT = "document"
+DOCUMENT_SET = "document-set"

@@ -6,7 +6,8 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboards import ids
-from dashboards.messages import t
+from dashboards.messages import DEFAULT_LANG, t
+from dashboards.panel import aria_label, topbar
 from geo import db
 from geo.admin import get_area
 from geo.scope import Scope
@@ -16,7 +17,13 @@ _AREA_STYLE = {"variable": "onemap.areaStyle"}
 _OUTLINE_STYLE = {"variable": "onemap.outlineStyle"}
 _EACH_FEATURE = {"variable": "onemap.areaEachFeature"}
 _HOUSEHOLD_POINT = {"variable": "onemap.householdPoint"}
+_HOUSEHOLD_STYLE = {"variable": "onemap.householdStyle"}
 _HOUSEHOLD_EACH = {"variable": "onemap.householdEachFeature"}
+_HOUSEHOLD_CLUSTER = {"variable": "onemap.householdCluster"}
+#: The map pane of household points: above the areas (400) and the heatmap (450).
+HOUSEHOLD_PANE = "households"
+#: Supercluster settings: clusters dissolve into single households from zoom 16 on.
+SUPERCLUSTER = {"radius": 40, "extent": 256, "maxZoom": 15, "minPoints": 3}
 
 
 def basemap(settings: MapSettings) -> list[dl.TileLayer]:
@@ -26,22 +33,43 @@ def basemap(settings: MapSettings) -> list[dl.TileLayer]:
     return [dl.TileLayer(url=settings.tile_url, attribution=settings.tile_attribution)]
 
 
-def page(scope: Scope, settings: MapSettings, lang: str = "zh") -> html.Div:
-    """Build the page; the map starts on the scope's root area (the URL callback takes over)."""
+def households_layer() -> dl.Pane:
+    """Household points, clustered by the URL callback where there are many (supercluster)."""
+    layer = dl.GeoJSON(
+        id=ids.HOUSEHOLDS,
+        pointToLayer=_HOUSEHOLD_POINT,
+        style=_HOUSEHOLD_STYLE,
+        onEachFeature=_HOUSEHOLD_EACH,
+        clusterToLayer=_HOUSEHOLD_CLUSTER,
+        cluster=False,
+        superClusterOptions=SUPERCLUSTER,
+        zoomToBoundsOnClick=True,
+        hideout={},
+    )
+    return dl.Pane(layer, name=HOUSEHOLD_PANE, style={"zIndex": 500})
+
+
+def page(scope: Scope, settings: MapSettings) -> html.Div:
+    """Build the page; the map starts on the scope's root area (the URL callback takes over).
+
+    Language-dependent texts are filled by the URL callback; the top bar starts in Chinese so
+    the synthetic-data notice is there from the first paint.
+    """
     with db.connection() as conn:
         root = get_area(conn, scope, scope.prefix)
     return html.Div(
         className="shell",
         children=[
             dcc.Location(id=ids.URL, refresh=False),
-            html.Header(
-                className="topbar",
-                children=[
-                    html.H1(t("app.title", lang)),
-                    html.Span(t("app.synthetic", lang), className="synthetic"),
-                ],
+            dcc.Store(id=ids.FITTED),
+            dcc.Store(id=ids.DOCUMENT),
+            dcc.Store(id=ids.DOCUMENT_SET),
+            html.Header(className="topbar", id=ids.TOPBAR, children=topbar(DEFAULT_LANG)),
+            html.Nav(
+                id=ids.BREADCRUMB,
+                className="breadcrumb",
+                **aria_label(t("breadcrumb.label", DEFAULT_LANG)),
             ),
-            html.Nav(id=ids.BREADCRUMB, className="breadcrumb"),
             html.Div(
                 className="main",
                 children=[
@@ -66,11 +94,7 @@ def page(scope: Scope, settings: MapSettings, lang: str = "zh") -> html.Div:
                                 hideout={},
                             ),
                             dl.GeoJSON(id=ids.OUTLINE, style=_OUTLINE_STYLE, interactive=False),
-                            dl.GeoJSON(
-                                id=ids.HOUSEHOLDS,
-                                pointToLayer=_HOUSEHOLD_POINT,
-                                onEachFeature=_HOUSEHOLD_EACH,
-                            ),
+                            households_layer(),
                         ],
                     ),
                     html.Aside(id=ids.PANEL, className="panel"),

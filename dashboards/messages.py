@@ -1,48 +1,71 @@
-"""The message catalog: every UI label in zh-CN (default) and English."""
+"""The message catalog: every UI label in zh-CN (default) and English, from ``messages.yaml``."""
 
 from __future__ import annotations
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "app.title": {
-        "zh": "一张图 · 低收入农户帮扶",
-        "en": "onemap · low-income household assistance",
-    },
-    "app.synthetic": {
-        "zh": "演示系统：所有农户数据均为合成数据；县及以上边界为真实边界，乡镇、村为合成。",
-        "en": "Demo: all household data is synthetic; county and higher boundaries are real, "
-        "towns and villages are synthesised.",
-    },
-    "level.province": {"zh": "省", "en": "Province"},
-    "level.city": {"zh": "市", "en": "City"},
-    "level.county": {"zh": "县（市、区）", "en": "County"},
-    "level.town": {"zh": "乡镇（街道）", "en": "Town"},
-    "level.village": {"zh": "村（社区）", "en": "Village"},
-    "panel.code": {"zh": "区划代码", "en": "Admin code"},
-    "panel.level": {"zh": "层级", "en": "Level"},
-    "panel.kind": {"zh": "类型", "en": "Kind"},
-    "panel.children": {"zh": "下级区划", "en": "Sub-areas"},
-    "panel.synthetic_area": {
-        "zh": "此区划为合成（非真实）乡镇/村。",
-        "en": "This town/village is synthetic, not a real one.",
-    },
-    "panel.click_hint": {
-        "zh": "点击地图上的区域逐级下钻。",
-        "en": "Click an area on the map to drill down.",
-    },
-    "error.unknown_area": {
-        "zh": "未知区划，已返回全省。",
-        "en": "Unknown area; showing the province.",
-    },
-    "error.out_of_scope": {
-        "zh": "该区划不在您的管辖范围内。",
-        "en": "This area is outside your jurisdiction.",
-    },
-}
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+
+from geo.errors import DataSourceError, OneMapError, OutOfScope, UnknownArea
+from layers.heatmap import UnknownTile
+from layers.portrait import UnknownHousehold
+
+#: The languages of the UI; the first is the default.
+LANGS: tuple[str, ...] = ("zh", "en")
+DEFAULT_LANG = LANGS[0]
+#: The ``lang`` attribute of the page for each UI language.
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 
-def t(key: str, lang: str = "zh") -> str:
-    """Return the label ``key`` in ``lang`` (falls back to Chinese, then to the key itself)."""
-    entry = MESSAGES.get(key)
+@cache
+def catalog() -> dict[str, dict[str, str]]:
+    """Every message id with its texts per language (read once from the packaged YAML)."""
+    text = files("dashboards").joinpath("messages.yaml").read_text(encoding="utf-8")
+    loaded: dict[str, dict[str, Any]] = yaml.safe_load(text)
+    return {str(key): {lang: str(v) for lang, v in texts.items()} for key, texts in loaded.items()}
+
+
+def normalise_lang(lang: str | None) -> str:
+    """A supported language code (anything else means the default, Chinese)."""
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **values: Any) -> str:
+    """Return the message ``key`` in ``lang`` with ``{name}`` placeholders filled from ``values``.
+
+    Falls back to Chinese, then to the key itself, so a missing text shows up instead of failing.
+    """
+    entry = catalog().get(key)
     if entry is None:
         return key
-    return entry.get(lang) or entry["zh"]
+    text = entry.get(normalise_lang(lang)) or entry[DEFAULT_LANG]
+    return text.format(**values) if values else text
+
+
+def value_label(kind: str, value: Any, lang: str = DEFAULT_LANG) -> str:
+    """Translate a data enumeration stored in Chinese (relation, sex, status…); else the value."""
+    if value is None:
+        return "—"
+    key = f"value.{kind}.{value}"
+    return t(key, lang) if key in catalog() else str(value)
+
+
+#: The message a person sees for each error class; most specific class first.
+ERROR_MESSAGES: tuple[tuple[type[OneMapError], str], ...] = (
+    (UnknownHousehold, "error.unknown_household"),
+    (UnknownTile, "error.no_tile"),
+    (UnknownArea, "error.unknown_area"),
+    (OutOfScope, "error.out_of_scope"),
+    (DataSourceError, "error.bad_data"),
+    (OneMapError, "error.generic"),
+)
+
+
+def error_message(error: OneMapError, lang: str = DEFAULT_LANG) -> str:
+    """The user-facing text of an error, in ``lang`` (the logged detail stays in ``str(error)``)."""
+    for cls, key in ERROR_MESSAGES:
+        if isinstance(error, cls):
+            return t(key, lang)
+    return t("error.generic", lang)

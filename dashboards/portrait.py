@@ -1,4 +1,8 @@
-"""The household portrait as Dash components, and its QR code (小康码)."""
+"""The household portrait as Dash components, and its door QR code.
+
+Labels come from the message catalog; data stored in both languages (policy names, warning
+reasons) is shown in the viewer's language; every value renders as text.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,11 @@ from typing import Any
 import segno
 from dash import dcc, html
 
-from dashboards.routes import BENEFIT_STATES_ZH
+from dashboards.messages import t, value_label
 from layers.portrait import Portrait
 
-_STATE_ZH = BENEFIT_STATES_ZH
-_LEVEL_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
-_STATUS_ZH = {
-    "raised": "已发出",
-    "acknowledged": "已签收",
-    "verified": "已核实",
-    "resolved": "已解除",
-    "dismissed": "已撤销",
-}
+#: The low-income standard drawn on the income chart (yuan per person and month).
+INCOME_STANDARD = 1145
 
 
 def token_url(public_url: str, token: str) -> str:
@@ -31,32 +28,46 @@ def qr_data_uri(url: str) -> str:
     return str(segno.make(url, error="m").svg_data_uri(scale=3, border=2))
 
 
-def _fields(pairs: list[tuple[str, Any]]) -> html.Dl:
+def localised(row: dict[str, Any], field: str, lang: str) -> Any:
+    """``field_en`` in English when present, else ``field_zh`` (data stored in both languages)."""
+    english = row.get(f"{field}_en")
+    return english if lang == "en" and english else row[f"{field}_zh"]
+
+
+def yes_no(value: Any, lang: str) -> str | None:
+    """是/否 (Yes/No) for a flag; None when unknown."""
+    return None if value is None else t("common.yes" if value else "common.no", lang)
+
+
+def _fields(pairs: list[tuple[str, Any]], lang: str) -> html.Dl:
     items: list[Any] = []
-    for label, value in pairs:
-        items += [html.Dt(label), html.Dd("—" if value is None else str(value))]
+    for key, value in pairs:
+        shown = "—" if value is None else str(value)
+        items += [html.Dt(t(f"portrait.field.{key}", lang)), html.Dd(shown)]
     return html.Dl(items)
 
 
-def _benefit(row: dict[str, Any]) -> html.Li:
+def _benefit(row: dict[str, Any], lang: str) -> html.Li:
     due = row["amount_due"]
-    amount = f" · 应发 {due:,.2f} 元" if due is not None else ""
-    return html.Li(
-        f"{row['name_zh']}（{row['policy_code']}）· {_STATE_ZH[row['state']]}{amount}",
-        className=f"benefit benefit-{row['state']}",
+    amount = t("benefit.amount_due", lang, amount=f"{due:,.2f}") if due is not None else ""
+    line = t(
+        "benefit.line",
+        lang,
+        name=localised(row, "name", lang),
+        code=row["policy_code"],
+        state=t(f"benefit.state.{row['state']}", lang),
     )
+    return html.Li(line + amount, className=f"benefit benefit-{row['state']}")
 
 
-def _income_chart(portrait: Portrait) -> Any:
+def _income_chart(portrait: Portrait, lang: str) -> Any:
     if not portrait.income_history:
-        return html.P("暂无收入数据")
-    months = [m.strftime("%Y-%m") for m, _ in portrait.income_history]
-    values = [v for _, v in portrait.income_history]
+        return html.P(t("portrait.no_income", lang))
     figure = {
         "data": [
             {
-                "x": months,
-                "y": values,
+                "x": [m.strftime("%Y-%m") for m, _ in portrait.income_history],
+                "y": [v for _, v in portrait.income_history],
                 "type": "scatter",
                 "mode": "lines+markers",
                 "line": {"color": "#1f3a5f"},
@@ -66,15 +77,15 @@ def _income_chart(portrait: Portrait) -> Any:
             "xaxis": {"type": "category"},
             "height": 160,
             "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
-            "yaxis": {"title": {"text": "元/人·月"}},
+            "yaxis": {"title": {"text": t("portrait.income_unit", lang)}},
             "shapes": [
                 {
                     "type": "line",
                     "xref": "paper",
                     "x0": 0,
                     "x1": 1,
-                    "y0": 1145,
-                    "y1": 1145,
+                    "y0": INCOME_STANDARD,
+                    "y1": INCOME_STANDARD,
                     "line": {"dash": "dot", "color": "#bd0026"},
                 }
             ],
@@ -85,141 +96,191 @@ def _income_chart(portrait: Portrait) -> Any:
     )
 
 
-def portrait_panel(portrait: Portrait, public_url: str) -> list[Any]:
+def _health(member: dict[str, Any], lang: str) -> str:
+    parts = [
+        t("portrait.member.chronic", lang) if member["chronic_illness"] else "",
+        t("portrait.member.serious", lang) if member["serious_illness"] else "",
+        t(
+            "portrait.member.disability",
+            lang,
+            type=value_label("disability_type", member["disability_type"], lang),
+            grade=member["disability_grade"],
+        )
+        if member["disability_grade"]
+        else "",
+        value_label("school_stage", member["school_stage"], lang) if member["school_stage"] else "",
+    ]
+    return " ".join(filter(None, parts)) or "—"
+
+
+def _members(portrait: Portrait, lang: str) -> html.Table:
+    headers = ("name", "relation", "sex", "age", "id", "health")
+    return html.Table(
+        className="members",
+        children=[
+            html.Tr([html.Th(t(f"portrait.member.{h}", lang)) for h in headers]),
+            *[
+                html.Tr(
+                    [
+                        html.Td(m["name"]),
+                        html.Td(value_label("relation", m["relation"], lang)),
+                        html.Td(value_label("sex", m["sex"], lang)),
+                        html.Td(m["age"]),
+                        html.Td(m["id_masked"]),
+                        html.Td(_health(m, lang)),
+                    ]
+                )
+                for m in portrait.members
+            ],
+        ],
+    )
+
+
+def _warning(row: dict[str, Any], lang: str) -> html.Li:
+    steps = (
+        ("raised", row["raised_at"]),
+        ("acknowledged", row["acknowledged_at"]),
+        ("verified", row["verified_at"]),
+        ("closed", row["closed_at"]),
+    )
+    headline = t(
+        "warning.headline",
+        lang,
+        level=t(f"warning.level.{row['level']}", lang),
+        score=f"{row['score']:.0f}",
+        status=t(f"warning.status.{row['status']}", lang),
+    )
+    return html.Li(
+        className=f"warning warning-{row['level']}",
+        children=[
+            html.Strong(headline),
+            html.Ul([html.Li(reason) for reason in localised(row, "reasons", lang)]),
+            html.Small(
+                " → ".join(
+                    f"{t(f'warning.step.{s}', lang)} {at:%m-%d %H:%M}" for s, at in steps if at
+                )
+            ),
+        ],
+    )
+
+
+def _visits(portrait: Portrait, lang: str) -> html.Ul:
+    items = [
+        html.Li(
+            t(
+                "portrait.visit",
+                lang,
+                time=f"{v['visit_time']:%Y-%m-%d %H:%M}",
+                official=v["official_name"],
+                content=v["content"] or "",
+            )
+        )
+        for v in portrait.visits
+    ]
+    return html.Ul(className="visits", children=items or [html.Li(t("portrait.no_visits", lang))])
+
+
+def _basics(portrait: Portrait, lang: str) -> list[Any]:
+    b = portrait.basics
+    return [
+        html.H3(t("portrait.section.basics", lang)),
+        _fields(
+            [
+                ("status", value_label("status", b["status"], lang)),
+                ("size", b["size"]),
+                ("address", b["address"]),
+                ("phone", b["phone_masked"]),
+                ("precision", t(f"portrait.precision.{b['geo_precision']}", lang)),
+                ("mountain", yes_no(bool(b["mountain"]), lang)),
+            ],
+            lang,
+        ),
+    ]
+
+
+def _living(portrait: Portrait, lang: str) -> list[Any]:
+    b = portrait.basics
+    water = None
+    if b["water_safe"] is not None:
+        water = t("portrait.water.safe" if b["water_safe"] else "portrait.water.unsafe", lang)
+    return [
+        html.H3(t("portrait.section.income", lang)),
+        _fields(
+            [("income", b["income_per_capita"]), ("income_change", b["income_change_pct"])], lang
+        ),
+        _income_chart(portrait, lang),
+        html.H3(t("portrait.section.housing", lang)),
+        _fields(
+            [
+                ("housing_grade", b["housing_grade"]),
+                ("water_safe", water),
+                ("water_source", value_label("water_source", b["water_source"], lang)),
+                ("hazard", None if b["hazard"] is None else f"{b['hazard']:.2f}"),
+                ("in_disaster", yes_no(bool(b["in_disaster"]), lang)),
+            ],
+            lang,
+        ),
+    ]
+
+
+def _door(portrait: Portrait, public_url: str, lang: str) -> list[Any]:
+    if not portrait.token:
+        return []
+    url = token_url(public_url, portrait.token)
+    query = "?lang=en" if lang == "en" else ""
+    return [
+        html.H3(t("portrait.section.door", lang)),
+        html.Img(src=qr_data_uri(url), alt=t("portrait.door_alt", lang), id="door-qr"),
+        html.Div(
+            dcc.Link(
+                t("portrait.door_open", lang),
+                href=f"/h/{portrait.token}{query}",
+                refresh=True,
+                id="door-link",
+            )
+        ),
+    ]
+
+
+def portrait_panel(portrait: Portrait, public_url: str, lang: str = "zh") -> list[Any]:
     """The side panel for one household, grouped as the portrait's 61 fields are.
 
     Basics, members, income, housing and water, benefit list, warnings with their lifecycle,
     paired official and visits, and the door code. Every value is rendered as text.
     """
     b = portrait.basics
-    sections: list[Any] = [
-        html.H2(f"户 {portrait.household_id}", id="portrait-title"),
+    return [
+        html.H2(t("portrait.title", lang, id=portrait.household_id), id="portrait-title"),
         html.P(
-            f"{b['county']} · {b['town']} · {b['village']}（数据月份 "
-            f"{portrait.month:%Y-%m}，均为合成数据）",
+            t(
+                "portrait.note",
+                lang,
+                county=b["county"],
+                town=b["town"],
+                village=b["village"],
+                month=f"{portrait.month:%Y-%m}",
+            ),
             className="note",
         ),
-        html.H3("基本信息"),
-        _fields(
-            [
-                ("救助类别", b["status"]),
-                ("家庭人口", b["size"]),
-                ("住址", b["address"]),
-                ("联系电话", b["phone_masked"]),
-                ("位置精度", "GPS" if b["geo_precision"] == "gps" else "村内估计"),
-                ("山区26县", "是" if b["mountain"] else "否"),
-            ]
-        ),
-        html.H3("家庭成员"),
-        html.Table(
-            className="members",
-            children=[
-                html.Tr(
-                    [html.Th(h) for h in ("姓名", "关系", "性别", "年龄", "身份证号", "健康/残疾")]
-                ),
-                *[
-                    html.Tr(
-                        [
-                            html.Td(m["name"]),
-                            html.Td(m["relation"]),
-                            html.Td(m["sex"]),
-                            html.Td(m["age"]),
-                            html.Td(m["id_masked"]),
-                            html.Td(
-                                " ".join(
-                                    filter(
-                                        None,
-                                        [
-                                            "慢性病" if m["chronic_illness"] else "",
-                                            "大病" if m["serious_illness"] else "",
-                                            f"{m['disability_type']}残疾{m['disability_grade']}级"
-                                            if m["disability_grade"]
-                                            else "",
-                                            m["school_stage"] or "",
-                                        ],
-                                    )
-                                )
-                                or "—"
-                            ),
-                        ]
-                    )
-                    for m in portrait.members
-                ],
-            ],
-        ),
-        html.H3("收入"),
-        _fields([("人均月收入", b["income_per_capita"]), ("环比变化 %", b["income_change_pct"])]),
-        _income_chart(portrait),
-        html.H3("住房与饮水"),
-        _fields(
-            [
-                ("房屋安全等级", b["housing_grade"]),
-                (
-                    "饮水安全",
-                    None if b["water_safe"] is None else ("安全" if b["water_safe"] else "不安全"),
-                ),
-                ("水源", b["water_source"]),
-                ("地质灾害易发度", None if b["hazard"] is None else f"{b['hazard']:.2f}"),
-                ("本月受灾", "是" if b["in_disaster"] else "否"),
-            ]
-        ),
-        html.H3("幸福清单"),
+        *_basics(portrait, lang),
+        html.H3(t("portrait.section.members", lang)),
+        _members(portrait, lang),
+        *_living(portrait, lang),
+        html.H3(t("portrait.section.benefits", lang)),
         html.Ul(
             className="benefits",
-            children=[_benefit(x) for x in portrait.benefits] or [html.Li("暂无")],
+            children=[_benefit(x, lang) for x in portrait.benefits]
+            or [html.Li(t("portrait.none", lang))],
         ),
-        html.H3("返贫预警"),
+        html.H3(t("portrait.section.warnings", lang)),
         html.Ul(
             className="warnings",
-            children=[
-                html.Li(
-                    className=f"warning warning-{w['level']}",
-                    children=[
-                        html.Strong(
-                            f"{_LEVEL_ZH[w['level']]}预警 · {w['score']:.0f} 分 · "
-                            f"{_STATUS_ZH[w['status']]}"
-                        ),
-                        html.Ul([html.Li(reason) for reason in w["reasons_zh"]]),
-                        html.Small(
-                            " → ".join(
-                                f"{label} {at:%m-%d %H:%M}"
-                                for label, at in (
-                                    ("发出", w["raised_at"]),
-                                    ("签收", w["acknowledged_at"]),
-                                    ("核实", w["verified_at"]),
-                                    ("关闭", w["closed_at"]),
-                                )
-                                if at
-                            )
-                        ),
-                    ],
-                )
-                for w in portrait.warnings
-            ]
-            or [html.Li("无")],
+            id="portrait-warnings",
+            children=[_warning(w, lang) for w in portrait.warnings]
+            or [html.Li(t("portrait.no_warnings", lang))],
         ),
-        html.H3("结对干部与走访"),
-        _fields([("结对干部", b["official_id"]), ("最近走访", b["last_visit"])]),
-        html.Ul(
-            className="visits",
-            children=[
-                html.Li(
-                    f"{v['visit_time']:%Y-%m-%d %H:%M} {v['official_name']}：{v['content'] or ''}"
-                )
-                for v in portrait.visits
-            ]
-            or [html.Li("暂无走访记录")],
-        ),
+        html.H3(t("portrait.section.official", lang)),
+        _fields([("official", b["official_id"]), ("last_visit", b["last_visit"])], lang),
+        _visits(portrait, lang),
+        *_door(portrait, public_url, lang),
     ]
-    if portrait.token:
-        url = token_url(public_url, portrait.token)
-        sections += [
-            html.H3("小康码"),
-            html.Img(src=qr_data_uri(url), alt="小康码", id="door-qr"),
-            html.Div(
-                dcc.Link(
-                    "打开小康码页面", href=f"/h/{portrait.token}", refresh=True, id="door-link"
-                )
-            ),
-        ]
-    return sections

@@ -1,28 +1,39 @@
-"""Flask routes beside Dash: boundary GeoJSON by URL (cached by data version) and health."""
+"""Flask routes beside Dash: GeoJSON layers, heat tiles, the heat GeoTIFF, the door page, health.
+
+The routes are thin: the domain code in ``layers/`` returns bytes or data; the routes pick the
+viewer's scope, set caching headers and map onemap errors to HTTP statuses with a message in the
+viewer's language (``?lang=en``).
+"""
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, jsonify, render_template_string
+from flask import Blueprint, Response, jsonify, request
 
+from dashboards.door import door_page, not_found_page
+from dashboards.messages import error_message, normalise_lang
 from geo import db
 from geo.admin import data_version
-from geo.errors import OneMapError, UnknownArea, http_status
+from geo.errors import OneMapError, http_status
 from geo.scope import PROVINCE_SCOPE, Scope, level_of
 from layers.boundaries import area_geojson, children_geojson
-from layers.heatmap import tile_png
-from layers.households import households_geojson, latest_month
+from layers.heat_export import geotiff_bytes, heat_filename, heat_grid
+from layers.heatmap import UnknownTile, tile_png
+from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
 from layers.portrait import UnknownHousehold, household_for_token, household_portrait
 
 api = Blueprint("onemap_api", __name__)
-#: How a benefit's state reads in Chinese.
-BENEFIT_STATES_ZH = {"received": "已享受", "gap": "应享未享", "anomaly": "享受但不符合"}
 
 
 def viewer_scope() -> Scope:
     """The jurisdiction of the current viewer (the province until logins arrive)."""
     return PROVINCE_SCOPE
+
+
+def request_lang() -> str:
+    """The viewer's language from ``?lang=`` (Chinese by default)."""
+    return normalise_lang(request.args.get("lang"))
 
 
 def geojson_response(body: bytes, max_age: int = 86400) -> Response:
@@ -56,9 +67,7 @@ def area_outline(code: str) -> Response:
         return geojson_response(area_geojson(conn, viewer_scope(), code))
 
 
-#: Households are drawn from this level down (a town has hundreds, a county thousands).
-HOUSEHOLD_LEVELS = ("town", "village")
-_EMPTY = b'{"type": "FeatureCollection", "features": []}'
+_EMPTY = b'{"type": "FeatureCollection", "features": [], "total": 0, "truncated": false}'
 
 
 def households_url(code: str, version: int) -> str:
@@ -68,7 +77,7 @@ def households_url(code: str, version: int) -> str:
 
 @api.get("/api/areas/<code>/households.geojson")
 def area_households(code: str) -> Response:
-    """Return the households of a town or village (none above that level)."""
+    """Return the households of a town or village (none above that level), capped."""
     with db.connection() as conn:
         month = latest_month(conn)
         if month is None or level_of_or_none(code) not in HOUSEHOLD_LEVELS:
@@ -93,7 +102,7 @@ def heat_tile(z: int, x: int, y: int) -> Response:
         try:
             png = tile_png(conn, viewer_scope(), z, x, y)
         except ValueError as error:
-            raise UnknownArea(str(error), user_msg="No such tile.") from error
+            raise UnknownTile(str(error)) from error
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
@@ -104,36 +113,32 @@ def heat_url(version: str) -> str:
     return "/tiles/heat/{z}/{x}/{y}.png?v=" + version
 
 
-_DOOR_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>小康码 · {{ p.household_id }}</title>
-<link rel="stylesheet" href="/assets/onemap.css"></head>
-<body><div class="door">
-<h1>小康码 · 户 {{ p.household_id }}</h1>
-<p class="note">{{ p.basics.county }} · {{ p.basics.town }} · {{ p.basics.village }} —
-演示数据，均为合成。</p>
-<h2>家庭成员</h2><ul>{% for m in p.members %}
-<li>{{ m.name }}（{{ m.relation }}，{{ m.age }} 岁，{{ m.id_masked }}）</li>{% endfor %}</ul>
-<h2>幸福清单</h2><ul>{% for b in p.benefits %}
-<li>{{ b.name_zh }}（{{ b.policy_code }}）· {{ states[b.state] }}</li>{% endfor %}</ul>
-<h2>预警</h2><ul>{% for w in p.warnings %}
-<li>{{ w.level }} · {{ w.status }} · {{ w.reasons_zh | join("；") }}</li>{% endfor %}</ul>
-<p><a href="/?area={{ p.basics.village_code }}">在地图上查看</a></p>
-</div></body></html>"""
+def heat_download_url(code: str, version: str, lang: str = "zh") -> str:
+    """The URL of an area's warning-density GeoTIFF (the version keeps caches honest)."""
+    return f"/downloads/heat/{code}.tif?v={version}" + ("&lang=en" if lang == "en" else "")
+
+
+@api.get("/downloads/heat/<code>.tif")
+def heat_download(code: str) -> Response:
+    """The warning-weighted household density of an area, as a GeoTIFF attachment."""
+    with db.connection() as conn:
+        grid = heat_grid(conn, viewer_scope(), code)
+    response = Response(geotiff_bytes(grid), mimetype="image/tiff")
+    response.headers["Content-Disposition"] = f'attachment; filename="{heat_filename(grid)}"'
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @api.get("/h/<token>")
 def door_code(token: str) -> Response:
     """The page a household's door QR code opens (the same portrait, as plain HTML)."""
+    lang = request_lang()
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise UnknownHousehold("malformed door-code token")
     with db.connection() as conn:
         household_id = household_for_token(conn, viewer_scope(), token)
         portrait = household_portrait(conn, viewer_scope(), household_id)
-    # Jinja autoescapes: names and reasons are text, never markup.
-    page = render_template_string(_DOOR_PAGE, p=portrait, states=BENEFIT_STATES_ZH)
-    return Response(page, mimetype="text/html")
+    return Response(door_page(portrait, lang), mimetype="text/html")
 
 
 @api.get("/healthz")
@@ -146,5 +151,13 @@ def health() -> Response:
 
 @api.app_errorhandler(OneMapError)
 def onemap_error(error: OneMapError) -> tuple[Response, int]:
-    """Map onemap errors to their HTTP status with the user-facing message only."""
-    return jsonify(error=error.user_msg), http_status(error)
+    """Map onemap errors to their HTTP status with the user-facing message only.
+
+    Pages (the door page) get a page; data routes get JSON ``{"error": …}``.
+    """
+    lang = request_lang()
+    message = error_message(error, lang)
+    if request.path.startswith("/h/"):
+        page = Response(not_found_page(lang, message), mimetype="text/html")
+        return page, http_status(error)
+    return jsonify(error=message), http_status(error)

@@ -46,13 +46,15 @@ class Choropleth:
     legend: list[LegendEntry] = field(default_factory=list)
 
     def hideout(self) -> dict[str, object]:
-        """The browser-side styling data (``hideout`` of the GeoJSON layer)."""
+        """The browser-side styling data (``hideout`` of the GeoJSON layer).
+
+        Labels (the unit, "no data") are UI texts: the web layer adds them in the viewer's language.
+        """
         return {
             "values": self.values,
             "breaks": self.breaks,
             "colours": self.colours,
             "noData": NO_DATA,
-            "unit": self.measure.unit_zh,
             "decimals": self.measure.decimals,
         }
 

@@ -19,7 +19,15 @@ from numpy.typing import NDArray
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from geo.errors import UnknownArea
 from geo.scope import Scope
+
+
+class UnknownTile(UnknownArea):
+    """An XYZ address outside the tile pyramid."""
+
+    user_msg = "No such tile."
+
 
 TILE = 256
 #: Red counts three times a yellow warning.
@@ -99,6 +107,31 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return west, north - size, west + size, north
 
 
+def weighted_grid(
+    points: HeatPoints, west: float, north: float, cell: float, shape: tuple[int, int]
+) -> NDArray[np.float64]:
+    """Sum the weights of the points falling in each cell of a north-up grid (grid binning).
+
+    ``shape`` is (height, width) in cells; row 0 is the northern edge. The grid covers
+    ``[west, west + width·cell)`` × ``(north − height·cell, north]`` in Web Mercator metres.
+    Points outside are left out, so the grid's sum is the weight of the points inside it.
+    Shared by the heat tiles and the GeoTIFF download.
+    """
+    height, width = shape
+    east, south = west + width * cell, north - height * cell
+    inside = (points.x >= west) & (points.x < east) & (points.y > south) & (points.y <= north)
+    if not inside.any():
+        return np.zeros((height, width))
+    grid, _, _ = np.histogram2d(
+        north - points.y[inside],
+        points.x[inside] - west,
+        bins=(height, width),
+        range=[[0, height * cell], [0, width * cell]],
+        weights=points.weight[inside],
+    )
+    return grid
+
+
 def _empty_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGBA", (TILE, TILE), (0, 0, 0, 0)).save(buffer, format="PNG", optimize=True)
@@ -112,25 +145,13 @@ def render_tile(points: HeatPoints, z: int, x: int, y: int) -> bytes:
     """Render one tile as PNG bytes (a transparent tile where there are no warnings)."""
     if not (0 <= z <= 22 and 0 <= x < (1 << z) and 0 <= y < (1 << z)):
         raise ValueError(f"no tile {z}/{x}/{y}")
-    west, south, east, north = tile_bounds(z, x, y)
+    west, _, east, north = tile_bounds(z, x, y)
     pixel = (east - west) / TILE
     margin = _MARGIN_PX * pixel
-    inside = (
-        (points.x >= west - margin)
-        & (points.x < east + margin)
-        & (points.y >= south - margin)
-        & (points.y < north + margin)
-    )
-    if not inside.any():
-        return EMPTY_TILE
     size = TILE + 2 * _MARGIN_PX
-    grid, _, _ = np.histogram2d(
-        north + margin - points.y[inside],
-        points.x[inside] - (west - margin),
-        bins=size,
-        range=[[0, size * pixel], [0, size * pixel]],
-        weights=points.weight[inside],
-    )
+    grid = weighted_grid(points, west - margin, north + margin, pixel, (size, size))
+    if not grid.any():
+        return EMPTY_TILE
     density = gaussian_filter(grid, SIGMA_PX, mode="constant")
     density = density[_MARGIN_PX : _MARGIN_PX + TILE, _MARGIN_PX : _MARGIN_PX + TILE]
     level = np.clip(density / _SATURATION, 0, 1) * (len(_RAMP) - 1)

@@ -1,4 +1,7 @@
-"""The measures a choropleth can show: name, unit, and how each comes from the rollups."""
+"""The measures a choropleth can show and how each comes from the rollups.
+
+Their names and units are UI texts: they live in the message catalog (``measure.<key>``).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,6 @@ class Measure:
     """One choropleth measure over the ``rollup`` table (alias ``r``)."""
 
     key: str
-    name_zh: str
-    name_en: str
-    unit_zh: str
-    unit_en: str
     expression: sql.Composable
     #: True when a higher value is worse (warnings, gaps); colours run the same way.
     higher_is_worse: bool = True
@@ -42,70 +41,38 @@ MEASURES: dict[str, Measure] = {
     for m in (
         Measure(
             "warnings_per_100",
-            "每百户预警数",
-            "Warnings per 100 households",
-            "户/百户",
-            "per 100 households",
             _per(_WARNINGS, "households"),
         ),
         Measure(
             "red_warnings",
-            "红色预警",
-            "Red warnings",
-            "户",
-            "households",
             _col("warnings_red"),
             decimals=0,
         ),
         Measure(
             "income_median",
-            "人均月收入中位数",
-            "Median income per capita",
-            "元/人·月",
-            "yuan per person-month",
             _col("income_median"),
             higher_is_worse=False,
             decimals=0,
         ),
         Measure(
             "income_growth",
-            "收入环比增长",
-            "Income growth (month on month)",
-            "%",
-            "%",
             _col("income_growth_mom"),
             higher_is_worse=False,
         ),
         Measure(
             "benefit_gaps",
-            "每百户应享未享",
-            "Benefit gaps per 100 households",
-            "项/百户",
-            "per 100 households",
             _per(_col("benefit_gaps"), "households"),
         ),
         Measure(
             "unsafe_housing",
-            "危房占比",
-            "Unsafe housing share",
-            "%",
-            "% of appraised",
             _per(_col("unsafe_housing"), "housing_assessed"),
         ),
         Measure(
             "unsafe_water",
-            "饮水不安全占比",
-            "Unsafe water share",
-            "%",
-            "% of checked",
             _per(_col("unsafe_water"), "water_checked"),
         ),
         Measure(
             "visit_coverage",
-            "30天走访覆盖率",
-            "Visited in the last 30 days",
-            "%",
-            "% of households",
             _per(_col("visited_30d"), "households"),
             higher_is_worse=False,
         ),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -99,8 +100,10 @@ def open_page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = context.new_page()
+        page: Any = context.new_page()  # carries the request records below
         page.outside_requests = []
+        page.requests_made = []  # every URL the page asked for, in order
+        page.on("request", lambda request: page.requests_made.append(request.url))
 
         def guard(route: Any) -> None:
             if is_local(route.request.url):
@@ -123,3 +126,64 @@ def is_local(url: str) -> bool:
     if parsed.scheme in {"data", "blob", "about"}:
         return True
     return parsed.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+def wait_for_children(page: Any, codes: list[str]) -> None:
+    """Wait until the map draws exactly these areas."""
+    page.wait_for_function(
+        """(codes) => {
+            const drawn = [...document.querySelectorAll('path.onemap-area')]
+                .map(p => [...p.classList].find(c => c.startsWith('onemap-area-')).slice(12));
+            return drawn.length === codes.length && codes.every(c => drawn.includes(c));
+        }""",
+        arg=codes,
+        timeout=15_000,
+    )
+
+
+def wait_until_map_fits(page: Any) -> None:
+    """Wait until the drawn areas fill the map (the view zoomed to the current area)."""
+    page.wait_for_function(
+        """() => {
+            const map = document.querySelector('.leaflet-container').getBoundingClientRect();
+            const boxes = [...document.querySelectorAll('path.onemap-area')]
+                .map(p => p.getBoundingClientRect());
+            if (!boxes.length) return false;
+            const w = Math.max(...boxes.map(b => b.right)) - Math.min(...boxes.map(b => b.left));
+            const h = Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top));
+            return w > 0.5 * map.width || h > 0.5 * map.height;
+        }""",
+        timeout=15_000,
+    )
+
+
+def click_area(page: Any, code: str) -> None:
+    """Click inside an area's polygon, as a person would."""
+    element = page.locator(f"path.onemap-area-{code}")
+    point = None
+    for _ in range(50):  # the map may still be settling after a zoom animation
+        if page.locator(".leaflet-zoom-anim").count() == 0:
+            point = element.evaluate(FIND_POINT_INSIDE)
+            if point is not None:
+                break
+        page.wait_for_timeout(100)
+    assert point is not None, f"no visible point inside area {code}"
+    page.mouse.click(point[0], point[1])
+
+
+def crumbs(page: Any) -> list[str]:
+    text = page.locator("#breadcrumb").inner_text()
+    return [part.strip() for part in text.split("›")]
+
+
+def child_codes(conn: psycopg.Connection, code: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT code FROM admin_area WHERE parent_code = %s ORDER BY code", (code,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def name_of(conn: psycopg.Connection, code: str) -> str:
+    row = conn.execute("SELECT name FROM admin_area WHERE code = %s", (code,)).fetchone()
+    assert row is not None
+    return str(row[0])

@@ -11,10 +11,15 @@ import psycopg
 import pytest
 
 from tests.browser import (
-    FIND_POINT_INSIDE,
+    child_codes,
+    click_area,
+    crumbs,
+    name_of,
     open_page,
     require_chromium,
     serve_app,
+    wait_for_children,
+    wait_until_map_fits,
 )
 
 pytestmark = pytest.mark.browser
@@ -31,67 +36,6 @@ def base_url(database_url: str) -> Iterator[str]:
 def page(base_url: str) -> Iterator[Any]:
     with open_page() as page:
         yield page
-
-
-def wait_for_children(page: Any, codes: list[str]) -> None:
-    """Wait until the map draws exactly these areas."""
-    page.wait_for_function(
-        """(codes) => {
-            const drawn = [...document.querySelectorAll('path.onemap-area')]
-                .map(p => [...p.classList].find(c => c.startsWith('onemap-area-')).slice(12));
-            return drawn.length === codes.length && codes.every(c => drawn.includes(c));
-        }""",
-        arg=codes,
-        timeout=15_000,
-    )
-
-
-def wait_until_map_fits(page: Any) -> None:
-    """Wait until the drawn areas fill the map (the view zoomed to the current area)."""
-    page.wait_for_function(
-        """() => {
-            const map = document.querySelector('.leaflet-container').getBoundingClientRect();
-            const boxes = [...document.querySelectorAll('path.onemap-area')]
-                .map(p => p.getBoundingClientRect());
-            if (!boxes.length) return false;
-            const w = Math.max(...boxes.map(b => b.right)) - Math.min(...boxes.map(b => b.left));
-            const h = Math.max(...boxes.map(b => b.bottom)) - Math.min(...boxes.map(b => b.top));
-            return w > 0.5 * map.width || h > 0.5 * map.height;
-        }""",
-        timeout=15_000,
-    )
-
-
-def click_area(page: Any, code: str) -> None:
-    """Click inside an area's polygon, as a person would."""
-    element = page.locator(f"path.onemap-area-{code}")
-    point = None
-    for _ in range(50):  # the map may still be settling after a zoom animation
-        if page.locator(".leaflet-zoom-anim").count() == 0:
-            point = element.evaluate(FIND_POINT_INSIDE)
-            if point is not None:
-                break
-        page.wait_for_timeout(100)
-    assert point is not None, f"no visible point inside area {code}"
-    page.mouse.click(point[0], point[1])
-
-
-def crumbs(page: Any) -> list[str]:
-    text = page.locator("#breadcrumb").inner_text()
-    return [part.strip() for part in text.split("›")]
-
-
-def child_codes(conn: psycopg.Connection, code: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT code FROM admin_area WHERE parent_code = %s ORDER BY code", (code,)
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def name_of(conn: psycopg.Connection, code: str) -> str:
-    row = conn.execute("SELECT name FROM admin_area WHERE code = %s", (code,)).fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 def test_drill_down_and_back(

@@ -1,5 +1,7 @@
 /* Browser-side styling for dash-leaflet layers, referenced as {"variable": "onemap.<name>"}.
-   Hand-written and committed: nothing is generated into the working directory at run time. */
+   Hand-written and committed: nothing is generated into the working directory at run time.
+   Every text shown comes from the layer's hideout (the message catalog, in the view's language);
+   data (names, ids) is always set as text, never as HTML. */
 window.onemap = Object.assign({}, window.onemap, {
     areaStyle: function (feature, context) {
         const hideout = (context && context.hideout) || {};
@@ -28,23 +30,97 @@ window.onemap = Object.assign({}, window.onemap, {
     outlineStyle: function () {
         return {color: "#1f2d3d", weight: 3, fill: false, interactive: false};
     },
-    householdPoint: function (feature, latlng) {
-        // Status colours; a household placed only inside its village (no GPS) is hollow.
-        const colours = {"低保": "#c0392b", "特困": "#8e44ad", "低边": "#d68910"};
-        const colour = colours[feature.properties.status] || "#555";
-        const exact = feature.properties.precision === "gps";
-        return L.circleMarker(latlng, {
-            radius: 5, color: colour, weight: exact ? 1 : 2, fillColor: colour,
-            fillOpacity: exact ? 0.85 : 0.1, dashArray: exact ? null : "2 2",
-            className: "onemap-household onemap-household-" + feature.properties.precision
-        });
+    _label: function (template, n) {
+        return String(template || "{n}").replace("{n}", n);
     },
-    householdEachFeature: function (feature, layer) {
+    householdStyle: function (feature, context) {
+        // Colour by warning level; a household placed only inside its village (no GPS) is hollow.
+        // Also the layer's `style`, so Leaflet's restyling never falls back to a default.
+        const hideout = (context && context.hideout) || {};
         const p = feature.properties;
+        const level = p.warning_level || "none";
+        const colour = (hideout.colours || {})[level] || "#555";
+        const exact = p.precision === "gps";
+        const selected = hideout.selected === p.household_id;
+        return {
+            radius: selected ? 9 : 5, color: selected ? "#111" : colour, opacity: 1,
+            weight: selected ? 3 : (exact ? 1 : 2), fillColor: colour,
+            fillOpacity: exact ? 0.85 : 0.35, dashArray: exact ? null : "2 2",
+            className: "onemap-household onemap-household-" + p.precision +
+                " onemap-level-" + level + " onemap-hh-" + p.household_id +
+                (selected ? " onemap-selected" : "")
+        };
+    },
+    householdPoint: function (feature, latlng, context) {
+        // In their own pane, above the areas and the heatmap, whichever layer loaded last.
+        const hideout = (context && context.hideout) || {};
+        const options = window.onemap.householdStyle(feature, context);
+        options.pane = hideout.pane || "overlayPane";
+        return L.circleMarker(latlng, options);
+    },
+    householdEachFeature: function (feature, layer, context) {
+        const p = feature.properties;
+        if (p.cluster) { return; }  // clusters get their tooltip in householdCluster
+        const labels = ((context && context.hideout) || {}).labels || {};
+        const parts = [
+            p.household_id,
+            (labels.status || {})[p.status] || p.status,
+            window.onemap._label(labels.size, p.size),
+            (labels.level || {})[p.warning_level || "none"] || ""
+        ];
+        if (p.precision !== "gps" && labels.estimated) { parts.push(labels.estimated); }
         const label = document.createElement("span");
-        label.textContent = p.household_id + " · " + p.status + " · " + p.size + "人" +
-            (p.precision === "gps" ? "" : " · 位置为村内估计");
+        label.textContent = parts.filter(Boolean).join(" · ");
         layer.bindTooltip(label);
+    },
+    _clusterLevels: function (index, clusterId, order) {
+        // Households per warning level inside a cluster, cached per supercluster index.
+        window.onemap._clusterCache = window.onemap._clusterCache || new WeakMap();
+        let cache = window.onemap._clusterCache.get(index);
+        if (!cache) { cache = new Map(); window.onemap._clusterCache.set(index, cache); }
+        if (!cache.has(clusterId)) {
+            const counts = {};
+            order.forEach(function (level) { counts[level] = 0; });
+            index.getLeaves(clusterId, Infinity).forEach(function (leaf) {
+                const level = leaf.properties.warning_level || "none";
+                counts[level] = (counts[level] || 0) + 1;
+            });
+            cache.set(clusterId, counts);
+        }
+        return cache.get(clusterId);
+    },
+    householdCluster: function (feature, latlng, index, context) {
+        // A circle with the number of households, coloured by the worst warning level inside.
+        const hideout = (context && context.hideout) || {};
+        const order = hideout.order || ["none", "yellow", "orange", "red"];
+        const labels = hideout.labels || {};
+        const p = feature.properties;
+        const counts = window.onemap._clusterLevels(index, p.cluster_id, order);
+        let worst = "none";
+        order.forEach(function (level) { if (counts[level] > 0) { worst = level; } });
+        const size = p.point_count < 10 ? 28 : p.point_count < 100 ? 34 : p.point_count < 1000 ? 40 : 46;
+        const element = document.createElement("div");
+        element.style.background = (hideout.colours || {})[worst] || "#555";
+        element.dataset.count = String(p.point_count);  // exact, where the label abbreviates
+        const count = document.createElement("span");
+        count.textContent = String(p.point_count_abbreviated);
+        element.appendChild(count);
+        const marker = L.marker(latlng, {
+            icon: L.divIcon({
+                html: element, className: "onemap-cluster onemap-cluster-" + worst,
+                iconSize: L.point(size, size)
+            })
+        });
+        const tooltip = [window.onemap._label(labels.cluster, p.point_count)];
+        order.slice().reverse().forEach(function (level) {
+            if (counts[level] > 0) {
+                tooltip.push(((labels.level || {})[level] || level) + " " + counts[level]);
+            }
+        });
+        const label = document.createElement("span");
+        label.textContent = tooltip.join(" · ");
+        marker.bindTooltip(label);
+        return marker;
     },
     areaEachFeature: function (feature, layer) {
         // Names are data: build a text node, never HTML. The value is read when shown.
@@ -55,7 +131,7 @@ window.onemap = Object.assign({}, window.onemap, {
             let text = feature.properties.name;
             if (feature.properties.code in values) {
                 const value = values[feature.properties.code];
-                text += " · " + (value === null ? "无数据"
+                text += " · " + (value === null ? (hideout.noDataLabel || "—")
                     : value.toFixed(hideout.decimals || 0) + " " + (hideout.unit || ""));
             }
             label.textContent = text;
@@ -63,3 +139,14 @@ window.onemap = Object.assign({}, window.onemap, {
         }, {sticky: true, className: "onemap-tooltip"});
     }
 });
+
+/* Clientside callbacks: the document's title and language follow the view's language. */
+window.dash_clientside = window.dash_clientside || {};
+window.dash_clientside.onemap = {
+    setDocument: function (doc) {
+        if (!doc) { return window.dash_clientside.no_update; }
+        document.title = doc.title;
+        document.documentElement.lang = doc.lang;
+        return doc.lang;
+    }
+};

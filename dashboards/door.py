@@ -1,0 +1,105 @@
+"""The door-code page (/h/<token>): a household's portrait as plain HTML, in zh-CN or English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template_string
+
+from dashboards.messages import HTML_LANG, LANGS, t, value_label
+from dashboards.portrait import localised
+from dashboards.state import View
+from layers.portrait import Portrait
+
+# Jinja autoescapes: names and reasons are text, never markup. Every label comes from t().
+_DOOR_PAGE = """<!doctype html>
+<html lang="{{ html_lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<link rel="stylesheet" href="/assets/onemap.css"></head>
+<body><div class="door">
+<nav class="lang-switch" aria-label="{{ t('lang.label') }}">{% for code, label, href in langs %}
+{% if href %}<a class="lang" id="lang-{{ code }}" href="{{ href }}">{{ label }}</a>
+{% else %}<span class="lang current" id="lang-{{ code }}">{{ label }}</span>{% endif %}
+{% if not loop.last %}<span class="sep">|</span>{% endif %}{% endfor %}</nav>
+<h1>{{ title }}</h1>
+{% if note %}<p class="note">{{ note }}</p>{% endif %}
+{% if members is not none %}
+<h2>{{ t('portrait.section.members') }}</h2><ul>{% for m in members %}
+<li>{{ m }}</li>{% endfor %}</ul>
+<h2>{{ t('portrait.section.benefits') }}</h2><ul>{% for b in benefits %}
+<li>{{ b }}</li>{% endfor %}</ul>
+<h2>{{ t('portrait.section.warnings') }}</h2><ul>{% for w in warnings %}
+<li>{{ w }}</li>{% else %}<li>{{ t('portrait.no_warnings') }}</li>{% endfor %}</ul>
+<p><a id="view-on-map" href="{{ map_url }}">{{ t('door.view_on_map') }}</a></p>
+{% endif %}
+</div></body></html>"""
+
+
+def _lang_links(lang: str) -> list[tuple[str, str, str | None]]:
+    """(code, label, href or None for the current language) for the switch."""
+    hrefs = {"zh": "?", "en": "?lang=en"}
+    return [(c, t(f"lang.{c}", lang), None if c == lang else hrefs[c]) for c in LANGS]
+
+
+def _lines(portrait: Portrait, lang: str) -> dict[str, list[str]]:
+    members = [
+        t(
+            "door.member",
+            lang,
+            name=m["name"],
+            relation=value_label("relation", m["relation"], lang),
+            age=m["age"],
+            id=m["id_masked"],
+        )
+        for m in portrait.members
+    ]
+    benefits = [
+        t(
+            "benefit.line",
+            lang,
+            name=localised(b, "name", lang),
+            code=b["policy_code"],
+            state=t(f"benefit.state.{b['state']}", lang),
+        )
+        for b in portrait.benefits
+    ]
+    warnings = [
+        t(
+            "door.warning",
+            lang,
+            level=t(f"warning.level.{w['level']}", lang),
+            status=t(f"warning.status.{w['status']}", lang),
+            reasons=t("door.reason_sep", lang).join(localised(w, "reasons", lang)),
+        )
+        for w in portrait.warnings
+    ]
+    return {"members": members, "benefits": benefits, "warnings": warnings}
+
+
+def door_page(portrait: Portrait, lang: str) -> str:
+    """The HTML of a household's door-code page."""
+    b = portrait.basics
+    view = View(area=b["village_code"], lang=lang, household=portrait.household_id)
+    return _render(
+        lang,
+        title=t("door.title", lang, id=portrait.household_id),
+        note=t("door.note", lang, county=b["county"], town=b["town"], village=b["village"]),
+        map_url=view.url(),
+        **_lines(portrait, lang),
+    )
+
+
+def not_found_page(lang: str, message: str) -> str:
+    """The page shown for an unknown or malformed door code."""
+    return _render(lang, title=t("door.not_found_title", lang), note=message, members=None)
+
+
+def _render(lang: str, **context: Any) -> str:
+    return render_template_string(
+        _DOOR_PAGE,
+        t=lambda key, **values: t(key, lang, **values),
+        html_lang=HTML_LANG[lang],
+        langs=_lang_links(lang),
+        **context,
+    )

@@ -1,0 +1,226 @@
+"""The chrome around the map as Dash components: top bar, breadcrumb, language switch, side panel.
+
+Every text comes from the message catalog in the view's language; names are data and render
+as text. Links are built from :class:`~dashboards.state.View`, so they keep the whole view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+from dashboards.messages import LANGS, t, value_label
+from dashboards.portrait import portrait_panel
+from dashboards.routes import heat_download_url
+from dashboards.state import View
+from dashboards.viewdata import ViewData
+from geo.admin import Area
+from layers.choropleth import Choropleth
+from layers.households import HOUSEHOLD_COLOURS, MAX_FEATURES
+from layers.measures import MEASURES
+
+
+def aria_label(text: str) -> dict[str, Any]:
+    """The ``aria-label`` keyword of a Dash html component (a name Python cannot spell)."""
+    return {"aria-label": text}
+
+
+def topbar(lang: str) -> list[Any]:
+    """The title and the synthetic-data notice."""
+    return [
+        html.H1(t("app.title", lang)),
+        html.Span(t("app.synthetic", lang), className="synthetic", id="synthetic-notice"),
+    ]
+
+
+def lang_switch(view: View) -> html.Div:
+    """中文 | EN: the current language as text, the other as a link to the same view."""
+    items: list[Any] = []
+    for lang in LANGS:
+        if items:
+            items.append(html.Span("|", className="sep"))
+        label = t(f"lang.{lang}", view.lang)
+        if lang == view.lang:
+            items.append(html.Span(label, className="lang current", id=f"lang-{lang}"))
+        else:
+            href = view.with_lang(lang).url()
+            items.append(dcc.Link(label, href=href, className="lang", id=f"lang-{lang}"))
+    return html.Div(
+        className="lang-switch",
+        role="group",
+        **aria_label(t("lang.label", view.lang)),
+        children=items,
+    )
+
+
+def breadcrumb(trail: list[Area], view: View) -> list[Any]:
+    """Links back to every ancestor; the current area as plain text. Names stay Chinese."""
+    items: list[Any] = []
+    for position, area in enumerate(trail):
+        if position:
+            items.append(html.Span("›", className="sep"))
+        if position == len(trail) - 1:
+            items.append(html.Span(area.name, className="current", id="breadcrumb-current"))
+        else:
+            href = view.to_area(area.code).url()
+            items.append(dcc.Link(area.name, href=href, title=area.code))
+    return items
+
+
+def measure_links(view: View) -> html.Div:
+    """The heatmap switch and one link per measure (the URL is the state)."""
+    toggle = dcc.Link(
+        t("heat.hide" if view.heat else "heat.show", view.lang),
+        href=view.with_heat(not view.heat).url(),
+        id="heat-toggle",
+        className="measure current" if view.heat else "measure",
+    )
+    links = [
+        dcc.Link(
+            t(f"measure.{key}", view.lang),
+            href=view.with_measure(key).url(),
+            className="measure current" if key == view.measure else "measure",
+            id={"type": "measure-link", "index": key},
+        )
+        for key in MEASURES
+    ]
+    return html.Div(className="measures", children=[toggle, *links])
+
+
+def legend(choropleth: Choropleth, lang: str, *, has_children: bool = True) -> html.Div:
+    """The legend of the current measure, with its unit and the count per class."""
+    measure = choropleth.measure
+    rows = [
+        html.Div(
+            className="legend-row",
+            children=[
+                html.Span(className="swatch", style={"background": entry.colour}),
+                html.Span(
+                    f"{entry.low:,.{measure.decimals}f} – {entry.high:,.{measure.decimals}f}"
+                ),
+                html.Span(f"({entry.count})", className="legend-count"),
+            ],
+        )
+        for entry in choropleth.legend
+    ] or [
+        html.Div(
+            t("legend.empty" if has_children else "legend.no_children", lang),
+            className="legend-empty",
+        )
+    ]
+    month = choropleth.month.strftime("%Y-%m") if choropleth.month else "—"
+    title = t(
+        "legend.title",
+        lang,
+        name=t(f"measure.{measure.key}", lang),
+        unit=t(f"measure.{measure.key}.unit", lang),
+    )
+    return html.Div(
+        className="legend",
+        id="legend",
+        children=[
+            html.H3(title),
+            html.Div(t("legend.month", lang, month=month), className="legend-month"),
+            *rows,
+        ],
+    )
+
+
+def household_legend(lang: str) -> html.Div:
+    """The colours of household points and clusters by warning level."""
+    return html.Div(
+        className="legend household-legend",
+        children=[
+            html.H3(t("household_level.legend", lang)),
+            *[
+                html.Div(
+                    className="legend-row",
+                    children=[
+                        html.Span(className="dot", style={"background": colour}),
+                        html.Span(t(f"warning.level.{level}", lang)),
+                    ],
+                )
+                for level, colour in HOUSEHOLD_COLOURS.items()
+            ],
+        ],
+    )
+
+
+def households_note(data: ViewData) -> list[Any]:
+    """What the map shows of the households here, and what to do when it cannot show them all."""
+    lang = data.view.lang
+    if not data.shows_households:
+        return [html.P(t("panel.households_below", lang), className="hint")]
+    notes: list[Any] = []
+    if data.truncated:
+        notes.append(
+            html.P(
+                t("panel.households_truncated", lang, total=data.households, shown=MAX_FEATURES),
+                className="note warning-note",
+                id="households-truncated",
+            )
+        )
+    key = "panel.households_clustered" if data.clustered else "panel.households_points"
+    notes.append(html.P(t(key, lang), className="hint", id="households-note"))
+    return [*notes, household_legend(lang)]
+
+
+def area_section(data: ViewData) -> list[Any]:
+    """The current area: its facts, the measures, the legend, the households and the download."""
+    area, lang = data.area, data.view.lang
+    facts: list[Any] = [
+        html.Dt(t("panel.code", lang)),
+        html.Dd(area.code),
+        html.Dt(t("panel.level", lang)),
+        html.Dd(t(f"level.{area.level}", lang)),
+        html.Dt(t("panel.kind", lang)),
+        html.Dd(value_label("kind", area.kind, lang)),
+        html.Dt(t("panel.children", lang)),
+        html.Dd(str(data.n_children)),
+    ]
+    if data.shows_households:
+        facts += [html.Dt(t("panel.households", lang)), html.Dd(f"{data.households:,}")]
+    content: list[Any] = [html.H2(area.name, id="area-title"), html.Dl(facts)]
+    if area.synthetic:
+        content.append(html.P(t("panel.synthetic_area", lang), className="note"))
+    if data.n_children:
+        content.append(html.P(t("panel.click_hint", lang), className="hint"))
+    content += [
+        html.H3(t("panel.measures", lang)),
+        measure_links(data.view),
+        legend(data.shading, lang, has_children=data.n_children > 0),
+        *households_note(data),
+        html.A(
+            t("panel.download_heat", lang),
+            href=heat_download_url(area.code, data.heat, lang),
+            title=t("panel.download_heat_title", lang),
+            download="",
+            className="download",
+            id="heat-download",
+        ),
+    ]
+    return content
+
+
+def side_panel(data: ViewData, public_url: str) -> list[Any]:
+    """The whole side panel: language switch, any message, the portrait, then the area."""
+    lang = data.view.lang
+    content: list[Any] = [html.Div(className="panel-header", children=[lang_switch(data.view)])]
+    if data.message:
+        content.append(html.P(t(data.message, lang), className="error", id="panel-message"))
+    if data.portrait is not None:
+        close = dcc.Link(
+            t("portrait.close", lang),
+            href=data.view.with_household(None).url(),
+            id="portrait-close",
+            className="close",
+        )
+        content += [
+            html.Section(
+                className="portrait",
+                children=[close, *portrait_panel(data.portrait, public_url, lang)],
+            ),
+            html.Hr(),
+        ]
+    return [*content, html.Section(className="area", children=area_section(data))]

@@ -1,0 +1,173 @@
+"""The warning-density download: an area's warning-weighted household counts as a GeoTIFF.
+
+The same grid binning as the heat tiles (:func:`layers.heatmap.weighted_grid`, never
+clustering), on a grid of whole cells in Web Mercator (EPSG:3857). Each cell holds the sum of
+the warning weights (red 3, orange 2, yellow 1) of the households inside it, so the grid adds up
+to the area's weighted warning count; cells outside the area are nodata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+import shapely
+from numpy.typing import NDArray
+from rasterio.features import geometry_mask
+from rasterio.io import MemoryFile
+from rasterio.transform import Affine
+
+from geo.admin import Area, get_area
+from geo.scope import Scope
+from layers.heatmap import LEVEL_WEIGHTS, HeatPoints, heat_version, to_mercator, weighted_grid
+
+#: Cell size in metres (Web Mercator) by the level of the area downloaded.
+CELL_METRES = {"province": 1000.0, "city": 500.0, "county": 250.0, "town": 100.0, "village": 25.0}
+NODATA = -9999.0
+CRS = "EPSG:3857"
+BAND_DESCRIPTION = "warning-weighted households per cell (red=3, orange=2, yellow=1)"
+
+_POINTS_SQL = """
+SELECT ST_X(h.geom), ST_Y(h.geom), m.level, m.month
+FROM warning_month m
+JOIN household h ON h.month = m.month AND h.household_id = m.household_id
+WHERE m.month = (SELECT max(month) FROM warning_month)
+  AND m.village_code >= %(area)s AND m.village_code < %(area)s || ':'
+  AND m.village_code LIKE %(scope_like)s
+"""
+_GEOMETRY_SQL = "SELECT ST_AsBinary(geom) FROM admin_area WHERE code = %(code)s"
+
+
+@dataclass(frozen=True, slots=True)
+class HeatGrid:
+    """An area's warning-density grid and what describes it."""
+
+    area: Area
+    #: float32 counts, row 0 north; :data:`NODATA` outside the area.
+    values: NDArray[np.float32]
+    transform: Affine
+    cell: float
+    version: str
+    month: dt.date | None
+    warnings: int
+    weighted_total: float
+
+
+def _mercator_geometry(wkb: bytes) -> shapely.Geometry:
+    def project(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = to_mercator(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(shapely.from_wkb(wkb), project)
+
+
+def _extent(outline: shapely.Geometry, points: HeatPoints) -> tuple[float, float, float, float]:
+    """The outline's box, widened to any household placed just outside its own area."""
+    west, south, east, north = (float(v) for v in shapely.bounds(outline))
+    if points.x.size:
+        west, east = min(west, points.x.min()), max(east, points.x.max())
+        south, north = min(south, points.y.min()), max(north, points.y.max())
+    return west, south, east, north
+
+
+def _grid_frame(
+    bounds: tuple[float, float, float, float], cell: float
+) -> tuple[float, float, int, int]:
+    """West, north, width, height of the whole-cell grid holding ``bounds`` (snapped outward).
+
+    Cells are half-open like :func:`~layers.heatmap.weighted_grid` (west and north edges in),
+    so the east and south edges are pushed past any point lying exactly on them.
+    """
+    west = math.floor(bounds[0] / cell) * cell
+    east = (math.floor(bounds[2] / cell) + 1) * cell
+    north = math.ceil(bounds[3] / cell) * cell
+    south = (math.ceil(bounds[1] / cell) - 1) * cell
+    return west, north, round((east - west) / cell), round((north - south) / cell)
+
+
+def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
+    """Bin the latest month's warnings of area ``code`` (inside ``scope``) into a grid.
+
+    Raises
+    ------
+    UnknownArea
+        If there is no such area.
+    OutOfScope
+        If the area is not inside ``scope``.
+    """
+    area = get_area(conn, scope, code)
+    scope.require(code)
+    rows = conn.execute(_POINTS_SQL, {"area": code, "scope_like": scope.like}).fetchall()
+    geometry_row = conn.execute(_GEOMETRY_SQL, {"code": code}).fetchone()
+    assert geometry_row is not None  # get_area found it
+    outline = _mercator_geometry(bytes(geometry_row[0]))
+    x, y = to_mercator(
+        np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
+    )
+    points = HeatPoints(x, y, np.array([LEVEL_WEIGHTS[r[2]] for r in rows], dtype=float))
+    cell = CELL_METRES[area.level]
+    west, north, width, height = _grid_frame(_extent(outline, points), cell)
+    transform = Affine(cell, 0.0, west, 0.0, -cell, north)
+    counts = weighted_grid(points, west, north, cell, (height, width))
+    inside = geometry_mask(
+        [outline], out_shape=(height, width), transform=transform, invert=True, all_touched=True
+    )
+    values = np.where(inside | (counts > 0), counts, NODATA).astype(np.float32)
+    return HeatGrid(
+        area=area,
+        values=values,
+        transform=transform,
+        cell=cell,
+        version=heat_version(conn),
+        month=rows[0][3] if rows else None,
+        warnings=len(rows),
+        weighted_total=float(points.weight.sum()),
+    )
+
+
+def geotiff_bytes(grid: HeatGrid) -> bytes:
+    """Write the grid as a deflate-compressed GeoTIFF with its CRS, nodata, band and tags."""
+    height, width = grid.values.shape
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": CRS,
+        "transform": grid.transform,
+        "nodata": NODATA,
+        "compress": "deflate",
+        "predictor": 3,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dataset:
+            dataset.write(grid.values, 1)
+            dataset.set_band_description(1, BAND_DESCRIPTION)
+            dataset.update_tags(
+                SYNTHETIC="true",
+                NOTE="onemap demo: all household data is synthetic",
+                DATA_VERSION=grid.version,
+                MONTH=grid.month.isoformat() if grid.month else "",
+                AREA_CODE=grid.area.code,
+                AREA_NAME=grid.area.name,
+                AREA_LEVEL=grid.area.level,
+                CELL_SIZE_M=f"{grid.cell:g}",
+                WARNINGS=str(grid.warnings),
+                WEIGHTED_TOTAL=f"{grid.weighted_total:g}",
+                WEIGHTS=",".join(f"{k}={v:g}" for k, v in LEVEL_WEIGHTS.items()),
+            )
+            dataset.update_tags(1, UNITS="weighted warnings per cell")
+        return bytes(memory.read())
+
+
+def heat_filename(grid: HeatGrid) -> str:
+    """The download's file name: area code and data month."""
+    month = grid.month.strftime("%Y-%m") if grid.month else "none"
+    return f"onemap-heat-{grid.area.code}-{month}.tif"

@@ -77,7 +77,7 @@ def run(rows: list[tuple[str, str, str, str]]) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         derived = derive_month(conn, MONTH, get_settings().warn)
     for stage, seconds in derived.stage_seconds.items():
-        rows.append((f"derive stage {stage}", f"{seconds:.1f} s", "", ""))
+        rows.append((f"derive step {stage} (steps overlap)", f"{seconds:.1f} s", "", ""))
     rows.append(
         (
             "derive full month (60 policies, warnings, supervision, rollups)",

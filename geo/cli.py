@@ -29,6 +29,8 @@ def start() -> None:
     settings = get_settings().db
     before = cluster.status(settings)
     state = cluster.start(settings)
+    with db.connection() as conn:
+        db.ensure_app_login(conn)
     verb = "already running" if before.running else "started"
     console.print(
         f"PostgreSQL {verb} on {settings.host}:{state.port} (pid {state.pid}), "
@@ -80,6 +82,7 @@ def migrate_command() -> None:
     """Apply the schema migrations not yet applied."""
     with db.connection() as conn:
         applied = migrate.migrate(conn)
+        db.ensure_app_login(conn)
     if applied:
         for migration in applied:
             console.print(f"applied {migration.version:04d}_{migration.name}")
@@ -94,6 +97,7 @@ def init() -> None:
     started = time.perf_counter()
     with db.connection() as conn:
         applied = migrate.migrate(conn)
+        db.ensure_app_login(conn)
         console.print(f"migrations: {len(applied)} applied")
         with console.status("building geography (real counties, synthetic towns and villages)…"):
             result = admin_load.load_geography(conn, get_settings().geo)

@@ -61,6 +61,11 @@ class ClusterLocation:
         """The superuser password, beside the data folder, readable by its owner only."""
         return self.state_dir / f"{self.data_dir.name}.pw"
 
+    @property
+    def app_password_file(self) -> Path:
+        """The web app role's password (``onemap_app``), beside the superuser's."""
+        return self.state_dir / f"{self.data_dir.name}.app.pw"
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterStatus:

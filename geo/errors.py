@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+#: Times shown to people (a lock's end) are in China Standard Time.
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+
 
 class OneMapError(Exception):
     """Base class of every error onemap raises on purpose.
@@ -41,6 +46,55 @@ class OutOfScope(OneMapError, PermissionError):
     user_msg = "This area is outside your jurisdiction."
 
 
+class AuthenticationFailed(OneMapError, PermissionError):
+    """A login that did not succeed. Unknown user and wrong password share one message."""
+
+    user_msg = "Unknown user or wrong password."
+
+    def __init__(
+        self, detail: str = "authentication failed", *, user_msg: str | None = None
+    ) -> None:
+        # The class's message, not the detail: a login error must not say which part was wrong.
+        super().__init__(detail, user_msg=user_msg or type(self).user_msg)
+
+
+class AccountLocked(AuthenticationFailed):
+    """Too many failed logins: the account is locked until ``until``."""
+
+    def __init__(self, username: str, until: dt.datetime) -> None:
+        self.until = until
+        super().__init__(
+            f"login to {username!r} refused: locked until {until.isoformat()}",
+            user_msg=(
+                "Too many failed logins: this account is locked until "
+                f"{until.astimezone(BEIJING):%Y-%m-%d %H:%M} (UTC+8)."
+            ),
+        )
+
+
+class AccountDisabled(AuthenticationFailed):
+    """The password was right but the account is disabled."""
+
+    user_msg = "This account is disabled."
+
+
+class UnknownUser(OneMapError, LookupError):
+    """A username that does not exist (user administration, never a login)."""
+
+
+class InvalidUser(OneMapError, ValueError):
+    """A user that cannot be created as asked: bad name, role, jurisdiction or password."""
+
+
+class AuditWriteFailed(OneMapError, RuntimeError):
+    """The audit row could not be written: the data it covers must not be returned."""
+
+    user_msg = "The request could not be recorded in the audit trail, so it was refused."
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, user_msg=type(self).user_msg)
+
+
 class DataSourceError(OneMapError, ValueError):
     """Input data (a boundary file, a department feed) that cannot be used as it is."""
 
@@ -56,6 +110,11 @@ class FeedUnreadable(DataSourceError):
 
 #: How each error class is shown over HTTP: status code. Most specific class first.
 HTTP_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
+    (AccountLocked, 429),
+    (AccountDisabled, 403),
+    (AuthenticationFailed, 401),
+    (UnknownUser, 404),
+    (InvalidUser, 422),
     (UnknownArea, 404),
     (OutOfScope, 403),
     (DataSourceError, 422),

@@ -34,6 +34,14 @@ class DatabaseSettings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=8, ge=1, le=64)
     application_name: str = "onemap"
+    #: The web app's connection (role ``onemap_app``: owns nothing, cannot bypass row-level
+    #: security). When unset it is derived from the owner's URL with the app role's password,
+    #: which `onemap db start/migrate/init` makes once and keeps in a file.
+    app_url: SecretStr | None = None
+    #: The app role's password file when DATABASE_URL is set (the embedded cluster keeps it
+    #: beside its own password file instead).
+    app_password_file: Path = Path(".onemap/app-db.pw")
+    app_pool_max_size: int = Field(default=8, ge=1, le=64)
 
     @field_validator("pool_max_size")
     @classmethod
@@ -66,6 +74,37 @@ class EtlSettings(BaseSettings):
     #: Where `onemap demo` writes the synthetic feeds it loads.
     demo_dir: Path = Path(".onemap/feeds")
     demo_month: str = "2024-06"
+
+
+class AuthSettings(BaseSettings):
+    """Logins: the password KDF (argon2id) and the lockout after failed attempts."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_AUTH_", extra="ignore")
+
+    #: argon2id cost (RFC 9106's second recommendation: 64 MiB, 3 passes, 4 lanes).
+    time_cost: int = Field(default=3, ge=1, le=20)
+    memory_kib: int = Field(default=65_536, ge=8_192, le=4_194_304)
+    parallelism: int = Field(default=4, ge=1, le=16)
+    #: This many failed logins within the window lock the account for lock_minutes.
+    max_failures: int = Field(default=5, ge=1, le=100)
+    window_minutes: int = Field(default=15, ge=1)
+    lock_minutes: int = Field(default=15, ge=1)
+    min_password_length: int = Field(default=10, ge=8)
+
+
+class PrivacySettings(BaseSettings):
+    """De-identification of exports and planner-facing layers (layers/deidentify.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_PRIVACY_", extra="ignore")
+
+    #: Key of the HMAC that fixes each household's displacement. When unset, a random key is
+    #: made once in key_file. A new key moves every displaced point (old exports then average
+    #: with new ones): keep it stable.
+    displacement_key: SecretStr | None = None
+    key_file: Path = Path(".onemap/displacement.key")
+    #: Household points move this far (metres), shrinking when the village is too small.
+    min_offset_m: float = Field(default=100.0, gt=0)
+    max_offset_m: float = Field(default=600.0, gt=0)
 
 
 class WarningSettings(BaseSettings):
@@ -128,6 +167,8 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     geo: GeographySettings = Field(default_factory=GeographySettings)
     etl: EtlSettings = Field(default_factory=EtlSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     warn: WarningSettings = Field(default_factory=WarningSettings)
     map: MapSettings = Field(default_factory=MapSettings)
 

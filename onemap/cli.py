@@ -9,6 +9,7 @@ from rich.console import Console
 
 from etl import cli as etl_cli
 from geo import cli as geo_cli
+from geo import cli_access
 from geo.errors import OneMapError
 from geo.settings import get_settings
 
@@ -23,6 +24,8 @@ app.command("init")(geo_cli.init)
 app.command("synth")(etl_cli.synth)
 app.command("derive")(etl_cli.derive)
 app.add_typer(etl_cli.etl_app, name="etl")
+app.add_typer(cli_access.users_app, name="users")
+app.add_typer(cli_access.audit_app, name="audit")
 
 
 @app.command("serve")
@@ -47,10 +50,12 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
         etl_cli.synth(out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01)
     etl_cli.run(directory=folder, month=settings.demo_month, force=False, then_derive=True)
     from etl.derive.lifecycle import simulate_responses  # noqa: PLC0415
-    from geo import db  # noqa: PLC0415
+    from geo import db, users  # noqa: PLC0415
 
     with db.connection() as conn:
         answered = simulate_responses(conn, settings.demo_month, seed=7)
+        created = users.ensure_demo_users(conn)
+    cli_access.print_demo_users(created)
     if answered:  # officials (synthetic) answered new warnings: refresh the statistics
         etl_cli.derive(month=settings.demo_month, checksum=False)
     if serve_app:

@@ -94,6 +94,8 @@ def database_url() -> Iterator[str]:
     os.environ["DATABASE_URL"] = url  # the app, the CLI and subprocesses all use this database
     get_settings.cache_clear()
     db.close_pool()
+    with psycopg.connect(url, autocommit=True) as owner:
+        db.ensure_app_login(owner)  # the web app's role (onemap_app) can log in: db.scoped()
     try:
         yield url
     finally:

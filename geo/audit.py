@@ -1,0 +1,190 @@
+"""The audit trail: one hash-chained row per response that shows personal data, and per export.
+
+Each row carries the hash of the row before it and its own hash over that and its content, so
+editing, deleting or reordering rows breaks the chain where it happened; :func:`verify` finds
+the first broken row. Rows are numbered previous + 1 under a lock: the ids have no gaps, and a
+missing id is a deleted row. (Deleting the newest rows leaves a valid, shorter chain: keep the
+last id and hash that ``onemap audit verify`` prints to catch that too.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from geo.access import User
+from geo.errors import AuditWriteFailed
+from geo.scope import Scope
+
+#: The previous hash of the first row.
+GENESIS = "0" * 64
+#: Serialises writers of the chain (advisory transaction lock; an arbitrary, fixed key).
+_LOCK_KEY = 7_402_113_303
+_COLUMNS = "id, at, username, role, scope, route, request_id, household_ids, detail"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A row as written: its place in the chain."""
+
+    id: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What :func:`verify` found."""
+
+    ok: bool
+    rows: int
+    last_id: int | None
+    last_hash: str | None
+    broken_id: int | None = None
+    problem: str | None = None
+
+    def summary(self) -> str:
+        """One line for a person."""
+        if self.ok:
+            tip = f"; last row {self.last_id}, hash {self.last_hash}" if self.rows else ""
+            return f"audit trail intact: {self.rows} rows{tip}"
+        return f"audit trail broken at row {self.broken_id}: {self.problem}"
+
+
+def canonical_content(row: Sequence[Any]) -> str:
+    """The row's content as one canonical JSON text (sorted keys, no spaces, UTC time).
+
+    Parameters
+    ----------
+    row
+        id, at, username, role, scope, route, request_id, household_ids, detail: the
+        columns in that order, as written or as read back.
+    """
+    row_id, at, username, role, scope, route, request_id, household_ids, detail = row
+    content = [
+        row_id,
+        at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        username,
+        role,
+        scope,
+        route,
+        request_id,
+        list(household_ids),
+        detail,
+    ]
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    """SHA-256 (hex) over the previous row's hash and this row's canonical content."""
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def record(
+    conn: psycopg.Connection,
+    *,
+    user: User,
+    route: str,
+    request_id: str,
+    household_ids: Iterable[str],
+    detail: dict[str, Any] | None = None,
+    scope: Scope | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """Append one row to the audit chain, inside the caller's transaction.
+
+    Works as the web app's role (INSERT on ``audit_log``; the chain's tip comes from the
+    ``audit_log_tip()`` function). Writers are serialised by a transaction lock held until the
+    caller commits: call this last, just before the data leaves, in READ COMMITTED (the
+    default), e.g. at the end of a :func:`geo.db.scoped` block.
+
+    Parameters
+    ----------
+    conn
+        A connection inside the transaction that read the data.
+    user
+        Who sees the data.
+    route
+        What was asked (``/portrait``, ``export:households.gpkg``).
+    request_id
+        The request's id (ties the row to logs).
+    household_ids
+        The households whose data the response shows.
+    detail
+        Anything else worth keeping (JSON).
+    scope
+        The jurisdiction the request ran in; the user's by default.
+    at
+        When; now by default.
+
+    Raises
+    ------
+    AuditWriteFailed
+        Nothing was written (the caller's transaction is then aborted: return no data).
+    """
+    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        raise AuditWriteFailed("audit.record needs the transaction that read the data")
+    scope = scope or user.scope
+    at = at or dt.datetime.now(dt.UTC)
+    ids = [str(h) for h in household_ids]
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        # The tip is read after the lock is held; the detail goes through jsonb and back so
+        # the hash covers exactly what verify() will read.
+        tip = conn.execute(
+            "SELECT t.id, t.hash, %s::jsonb FROM (SELECT 1) one"
+            " LEFT JOIN audit_log_tip() t ON true",
+            (None if detail is None else Jsonb(detail),),
+        ).fetchone()
+        if tip is None:
+            raise AuditWriteFailed("the audit chain's tip could not be read")
+        row_id = (tip[0] or 0) + 1
+        prev_hash = tip[1] or GENESIS
+        normalised = tip[2]
+        written = (row_id, at, user.username, user.role.value, scope.prefix, route, request_id)
+        content = canonical_content((*written, ids, normalised))
+        digest = chain_hash(prev_hash, content)
+        conn.execute(
+            "INSERT INTO audit_log (" + _COLUMNS + ", prev_hash, hash)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (*written, ids, None if normalised is None else Jsonb(normalised), prev_hash, digest),
+        )
+    except psycopg.Error as error:
+        raise AuditWriteFailed(f"audit row for {route} not written: {error}") from error
+    return AuditEntry(row_id, digest)
+
+
+def verify(conn: psycopg.Connection, *, batch: int = 5_000) -> Verification:
+    """Walk the whole chain and name the first broken row.
+
+    Run as the owner (the app role sees only its scope's rows). Detects a row whose content
+    or hash was edited, a deleted row (a gap in the ids, or a previous hash that does not
+    match), rows swapped or renumbered, and a chain that does not start at row 1.
+    """
+    rows = 0
+    expected_id, prev_hash = 1, GENESIS
+    with conn.transaction(), conn.cursor(name="onemap_audit_verify") as cursor:
+        cursor.itersize = batch
+        cursor.execute("SELECT " + _COLUMNS + ", prev_hash, hash FROM audit_log ORDER BY id")
+        for row in cursor:
+            row_id, stored_prev, stored_hash = row[0], row[9], row[10]
+            problem = None
+            if row_id != expected_id:
+                problem = f"rows {expected_id}…{row_id - 1} are missing (deleted)"
+            elif stored_prev != prev_hash:
+                problem = "its previous hash does not match the row before it (edited or removed)"
+            elif chain_hash(stored_prev, canonical_content(row[:9])) != stored_hash:
+                problem = "its content does not match its hash (edited)"
+            if problem is not None:
+                return Verification(False, rows, expected_id - 1, prev_hash, row_id, problem)
+            rows += 1
+            expected_id, prev_hash = row_id + 1, stored_hash
+    if rows == 0:
+        return Verification(True, 0, None, None)
+    return Verification(True, rows, expected_id - 1, prev_hash)

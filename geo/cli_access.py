@@ -1,0 +1,137 @@
+"""`onemap users …` and `onemap audit verify`: accounts and the audit trail, run as the owner."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo import audit, db, users
+from geo.access import Role
+
+console = Console(soft_wrap=True)
+users_app = typer.Typer(help="User accounts: add, list, disable.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+_Prompt = Annotated[
+    bool,
+    typer.Option("--prompt-password", help="Type the password instead of generating one."),
+]
+
+
+def _print_password(username: str, password: str) -> None:
+    console.print(
+        f"password for [bold]{username}[/]: [bold]{password}[/]  "
+        "(shown once: it is stored only as an argon2id hash)",
+        highlight=False,
+    )
+
+
+@users_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Login: lower-case letters, digits, _ . -")],
+    role: Annotated[Role, typer.Option("--role", help="What the user does.")],
+    jurisdiction: Annotated[
+        str,
+        typer.Option("--jurisdiction", help="Admin code of the user's area: 2/4/6/9/12 digits."),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Display name (default: the username).")
+    ] = None,
+    prompt: _Prompt = False,
+) -> None:
+    """Add a user; a generated password is printed once."""
+    password = (
+        typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
+    )
+    with db.connection() as conn:
+        user, password = users.add_user(
+            conn,
+            username,
+            role=role,
+            jurisdiction=jurisdiction,
+            display_name=name,
+            password=password,
+        )
+    console.print(f"added {user.username} ({user.role.value}, jurisdiction {user.jurisdiction})")
+    if not prompt:
+        _print_password(user.username, password)
+
+
+@users_app.command("list")
+def list_command() -> None:
+    """List the users (never their password hashes)."""
+    with db.connection() as conn:
+        records = users.list_users(conn)
+    table = Table()
+    table.add_column("username", no_wrap=True)
+    table.add_column("name")
+    table.add_column("role", no_wrap=True)
+    table.add_column("jurisdiction", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("created")
+    for record in records:
+        user = record.user
+        table.add_row(
+            user.username,
+            user.display_name,
+            user.role.value,
+            user.jurisdiction,
+            "[red]disabled[/]" if record.disabled else "active",
+            f"{record.created_at:%Y-%m-%d}",
+        )
+    console.print(table)
+    console.print(f"{len(records)} users")
+
+
+@users_app.command("disable")
+def disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
+    """Disable a user: logins fail from now on; the account and its audit rows stay."""
+    with db.connection() as conn:
+        users.disable_user(conn, username)
+    console.print(f"disabled {username}")
+
+
+@users_app.command("enable")
+def enable(username: Annotated[str, typer.Argument(help="The user to enable again.")]) -> None:
+    """Enable a disabled user."""
+    with db.connection() as conn:
+        users.enable_user(conn, username)
+    console.print(f"enabled {username}")
+
+
+@users_app.command("password")
+def password_command(
+    username: Annotated[str, typer.Argument(help="Whose password to reset.")],
+    prompt: _Prompt = False,
+) -> None:
+    """Reset a user's password; a generated one is printed once."""
+    given = typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
+    with db.connection() as conn:
+        password = users.set_password(conn, username, given)
+    console.print(f"password of {username} reset")
+    if not prompt:
+        _print_password(username, password)
+
+
+@audit_app.command("verify")
+def verify() -> None:
+    """Check the whole hash chain; exit 1 naming the first broken row."""
+    with db.connection() as conn:
+        result = audit.verify(conn)
+    if result.ok:
+        console.print(f"[green]ok[/] {result.summary()}", highlight=False)
+        return
+    console.print(f"[bold red]BROKEN[/] {result.summary()}", highlight=False)
+    raise typer.Exit(1)
+
+
+def print_demo_users(created: dict[str, str]) -> None:
+    """Print the demo users made now, with their passwords (once: they are not kept)."""
+    if not created:
+        return
+    table = Table("demo user", "password", title="demo logins (shown once)")
+    for username, password in created.items():
+        table.add_row(username, password)
+    console.print(table)

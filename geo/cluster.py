@@ -310,6 +310,7 @@ def start(settings: DatabaseSettings) -> ClusterStatus:
         initialise(settings, install, location)
     current = status(settings)
     if current.running:
+        _ensure_database(settings, location)  # it may have been dropped since
         return current
     as_server = running_as_root()
     # A server killed hard leaves postmaster.pid behind; pg_ctl copes, so start plainly.

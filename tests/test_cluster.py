@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from geo import cluster
 from geo.settings import DatabaseSettings, Settings
@@ -66,6 +67,14 @@ def test_start_twice_reuses_one_cluster(tmp_path: Path) -> None:
             )
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             assert conn.execute("SELECT postgis_lib_version()").fetchone()[0].startswith("3")
+        # A database dropped while the server runs is made again by the next start.
+        with psycopg.connect(cluster.dsn(settings, "postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(settings.name))
+            )
+        assert run_cli("db", "start", env=env).returncode == 0
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (settings.name,)
         if cluster.running_as_root():
             # tmp_path lives under a mode-700 folder: the server user cannot enter it.
             assert location.data_dir != data_dir

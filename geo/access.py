@@ -72,6 +72,18 @@ _LEADER = Permissions(
     jurisdiction_lengths=frozenset({2}),
 )
 
+#: Planners, auditors and admins: no portraits, small counts suppressed, any level.
+_AGGREGATES_ONLY = Permissions(
+    portraits=PortraitAccess.NONE,
+    suppress_small_counts=True,
+    identified_points=False,
+    deidentified_layers=True,
+    supervision_view=False,
+    audit_view=False,
+    admin=False,
+    jurisdiction_lengths=_ANY_LEVEL,
+)
+
 #: The permission table (docs/security.md renders it).
 PERMISSIONS: Mapping[Role, Permissions] = MappingProxyType(
     {
@@ -88,35 +100,10 @@ PERMISSIONS: Mapping[Role, Permissions] = MappingProxyType(
             admin=False,
             jurisdiction_lengths=frozenset({9, 12}),
         ),
-        Role.PLANNER: Permissions(
-            portraits=PortraitAccess.NONE,
-            suppress_small_counts=True,
-            identified_points=False,
-            deidentified_layers=True,
-            supervision_view=False,
-            audit_view=False,
-            admin=False,
-            jurisdiction_lengths=_ANY_LEVEL,
-        ),
-        Role.AUDITOR: Permissions(
-            portraits=PortraitAccess.NONE,
-            suppress_small_counts=True,
-            identified_points=False,
-            deidentified_layers=True,
-            supervision_view=True,
-            audit_view=True,
-            admin=False,
-            jurisdiction_lengths=_ANY_LEVEL,
-        ),
-        Role.ADMIN: Permissions(
-            portraits=PortraitAccess.NONE,
-            suppress_small_counts=True,
-            identified_points=False,
-            deidentified_layers=False,
-            supervision_view=False,
-            audit_view=True,
-            admin=True,
-            jurisdiction_lengths=_ANY_LEVEL,
+        Role.PLANNER: _AGGREGATES_ONLY,
+        Role.AUDITOR: replace(_AGGREGATES_ONLY, supervision_view=True, audit_view=True),
+        Role.ADMIN: replace(
+            _AGGREGATES_ONLY, deidentified_layers=False, audit_view=True, admin=True
         ),
     }
 )

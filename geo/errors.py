@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 #: Times shown to people (a lock's end) are in China Standard Time.
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -99,10 +100,29 @@ class DataSourceError(OneMapError, ValueError):
     """Input data (a boundary file, a department feed) that cannot be used as it is."""
 
 
+#: Anything shaped like a national ID number (18 characters, or the old 15 digits) in free text.
+_NATIONAL_ID = re.compile(
+    r"(?<![0-9A-Za-z])([1-9][0-9]{3})([0-9]{7}|[0-9]{10})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])"
+)
+
+
+def mask_national_ids(text: str) -> str:
+    """Mask every national-ID-shaped number in ``text`` (first and last 4 characters kept).
+
+    Parser errors quote the line they failed on; such text is stored and printed, so it must
+    not carry a raw ID.
+    """
+    return _NATIONAL_ID.sub(lambda m: f"{m[1]}{'*' * 10}{m[3]}", text)
+
+
 class FeedUnreadable(DataSourceError):
-    """A department file that cannot be read at all: the run stops, published data stays."""
+    """A department file that cannot be read at all: the run stops, published data stays.
+
+    The problem text is masked: it may quote a line of the file.
+    """
 
     def __init__(self, file: str, problem: str) -> None:
+        problem = mask_national_ids(problem)
         super().__init__(f"{file}: {problem}")
         self.file = file
         self.problem = problem

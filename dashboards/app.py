@@ -1,16 +1,23 @@
-"""The Dash app: create it, attach routes, layout and callbacks. ``server`` is the Flask app."""
+"""The Dash app: create it, attach security, logins, routes, layout and callbacks.
+
+``create_app().server`` is the Flask app.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dash
+from dash import html
 
-from dashboards import callbacks
+from dashboards import auth, callbacks, headers
+from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
 from dashboards.layout import page
 from dashboards.messages import t
-from dashboards.routes import api, viewer_scope
+from dashboards.routes import api
+from dashboards.viewer import optional_user
 from geo.settings import get_settings
 
 ASSETS = Path(__file__).parent / "assets"
@@ -20,21 +27,49 @@ INDEX = """<!DOCTYPE html>
 <head>{%metas%}<title>{%title%}</title>{%favicon%}{%css%}</head>
 <body>{%app_entry%}<footer>{%config%}{%scripts%}{%renderer%}</footer></body>
 </html>"""
+#: The renderer's start, served as a file (not auto-included with the other assets).
+RENDERER_FILE = "renderer-start.js"
+RENDERER = f'<script id="_dash-renderer" src="/assets/{RENDERER_FILE}"></script>'
+
+
+class OneMapDash(dash.Dash):
+    """Dash without its inline script: the renderer starts from a file.
+
+    So the CSP needs neither ``'unsafe-inline'`` nor a hash for scripts (``interpolate_index``
+    is Dash's documented hook for a custom index).
+    """
+
+    def interpolate_index(self, **kwargs: Any) -> str:  # type: ignore[override]
+        """Dash's index with the renderer loaded from ``/assets/renderer-start.js``."""
+        kwargs["renderer"] = RENDERER
+        return str(super().interpolate_index(**kwargs))
 
 
 def create_app() -> dash.Dash:
-    """Create the app; the layout is built per page load so it follows the data."""
+    """Create the app; the layout is built per page load for the logged-in user."""
     settings = get_settings().map
-    app = dash.Dash(
+    app = OneMapDash(
         __name__,
         title=t("app.title"),
         assets_folder=str(ASSETS),
+        assets_ignore=RENDERER_FILE.replace(".", r"\."),
         serve_locally=True,  # county intranets have no internet: never a CDN
         update_title="",  # no "Updating…" flicker in the tab title
     )
     app.index_string = INDEX
-    enable_compression(app.server)
-    app.server.register_blueprint(api)
-    app.layout = lambda: page(viewer_scope(), settings)
+    server = app.server
+    headers.install(server, settings.tile_url)
+    auth.install(server)
+    enable_compression(server)
+    server.register_blueprint(api)
+    server.register_blueprint(audit_pages)
+
+    def layout() -> Any:
+        user = optional_user()
+        # Dash validates the layout on its first request, whoever sends it; visitors without
+        # a login never get this far (the gate sends them to /login).
+        return page(user, settings) if user is not None else html.Div(id="login-required")
+
+    app.layout = layout
     callbacks.register(app)
     return app

@@ -1,7 +1,12 @@
-"""Callbacks of the map page: the URL drives the view; clicks and links change the URL."""
+"""Callbacks of the map page: the URL drives the view; clicks and links change the URL.
+
+Every callback reads the logged-in user and works inside the user's jurisdiction; the view
+that shows a portrait writes its audit row in the transaction that read it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import dash
@@ -9,18 +14,26 @@ import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, State, no_update
 
 from dashboards import ids
+from dashboards.auth import csrf_token
 from dashboards.layout import HOUSEHOLD_PANE
 from dashboards.messages import HTML_LANG, catalog, t
 from dashboards.panel import breadcrumb, side_panel, topbar
-from dashboards.routes import children_url, heat_url, households_url, outline_url, viewer_scope
+from dashboards.routes import children_url, heat_url, households_url, outline_url
 from dashboards.state import View
 from dashboards.viewdata import ViewData, load_view
-from geo import db
+from dashboards.viewer import current_user, mark_personal, request_id
+from geo import audit, db
+from geo.access import SUPPRESS_BELOW, User
+from geo.errors import AuditWriteFailed
 from geo.settings import get_settings
 from layers.households import HOUSEHOLD_COLOURS
+from layers.portrait import household_access
+
+#: The route name of a portrait shown in the map page, in the audit trail.
+PORTRAIT_ROUTE = "/_dash-update-component#portrait"
 
 
-def heat_layer(heat: bool, version: str) -> list[Any]:
+def heat_layer(heat: bool, version: str, user: User) -> list[Any]:
     """The warning heatmap tile layer, when it is switched on.
 
     It sits in its own pane above the area polygons (which are filled) and below the
@@ -29,7 +42,11 @@ def heat_layer(heat: bool, version: str) -> list[Any]:
     if not heat:
         return []
     tiles = dl.TileLayer(
-        url=heat_url(version), opacity=0.85, maxZoom=18, className="onemap-heat", id="heat-tiles"
+        url=heat_url(version, user),
+        opacity=0.85,
+        maxZoom=18,
+        className="onemap-heat",
+        id="heat-tiles",
     )
     return [dl.Pane(tiles, name="heat", style={"zIndex": 450, "pointerEvents": "none"})]
 
@@ -47,7 +64,10 @@ def household_hideout(data: ViewData) -> dict[str, Any]:
     """Styling data of the household layer: colours by warning level and tooltip texts."""
     lang = data.view.lang
     statuses = [key.split(".", 2)[2] for key in catalog() if key.startswith("value.status.")]
+    suppressed = data.viewer.permissions.suppress_small_counts
     return {
+        # Cluster counts below this are shown as "<5" (0: exact counts).
+        "suppressBelow": SUPPRESS_BELOW if suppressed else 0,
         "pane": HOUSEHOLD_PANE,
         "colours": HOUSEHOLD_COLOURS,
         "order": list(reversed(HOUSEHOLD_COLOURS)),  # none → red: the last present wins
@@ -56,10 +76,41 @@ def household_hideout(data: ViewData) -> dict[str, Any]:
             "size": t("tooltip.size", lang),
             "estimated": t("tooltip.estimated", lang),
             "cluster": t("tooltip.cluster", lang),
+            "deidentified": t("tooltip.deidentified", lang),
             "status": {s: t(f"value.status.{s}", lang) for s in statuses},
             "level": {level: t(f"warning.level.{level}", lang) for level in HOUSEHOLD_COLOURS},
         },
     }
+
+
+def read_view(user: User, view: View) -> ViewData:
+    """Read a view in the user's jurisdiction; a portrait shown is audited.
+
+    The audit row is written in the transaction that read the portrait; if it cannot be
+    written the portrait is not shown (the rest of the view holds no personal data).
+    """
+    data: ViewData | None = None
+    try:
+        with db.scoped(user.scope) as conn:
+            data = load_view(conn, user, view)
+            if data.portrait is not None:
+                audit.record(
+                    conn,
+                    user=user,
+                    route=PORTRAIT_ROUTE,
+                    request_id=request_id(),
+                    household_ids=[data.portrait.household_id],
+                    detail={"area": data.portrait.basics["village_code"], "view": "portrait"},
+                )
+    except AuditWriteFailed:
+        if data is None:
+            raise
+        return replace(
+            data, portrait=None, view=data.view.with_household(None), message="error.audit_failed"
+        )
+    if data.portrait is not None:
+        mark_personal()
+    return data
 
 
 def register(app: dash.Dash) -> None:
@@ -83,21 +134,20 @@ def register(app: dash.Dash) -> None:
         State(ids.FITTED, "data"),
     )
     def show_view(search: str | None, fitted: str | None) -> tuple[Any, ...]:
-        scope = viewer_scope()
-        with db.connection() as conn:
-            data = load_view(conn, scope, View.from_search(search, scope.prefix))
+        user = current_user()
+        data = read_view(user, View.from_search(search, user.jurisdiction))
         area, view = data.area, data.view
         # Fit the map when the area changes, not when a household or the language does.
-        viewport = {"bounds": area.bounds, "transition": "fitBounds"}
+        viewport = {"bounds": (data.focus or area).bounds, "transition": "fitBounds"}
         return (
             children_url(area.code, data.geography_version),
             area_hideout(data),
             outline_url(area.code, data.geography_version),
-            households_url(area.code, data.published),
+            households_url(area.code, data.published, user.jurisdiction),
             data.clustered,
             household_hideout(data),
-            heat_layer(view.heat, data.heat),
-            topbar(view.lang),
+            heat_layer(view.heat, data.heat, user),
+            topbar(view.lang, user, csrf_token()),
             breadcrumb(data.trail, view),
             side_panel(data, get_settings().map.public_url),
             {"lang": HTML_LANG[view.lang], "title": t("app.title", view.lang)},
@@ -113,9 +163,10 @@ def register(app: dash.Dash) -> None:
     )
     def drill_down(feature: dict[str, Any] | None, search: str | None) -> Any:
         code = ((feature or {}).get("properties") or {}).get("code")
-        view = View.from_search(search, viewer_scope().prefix)
-        if not code or code == view.area:
-            return no_update  # the village already shown on its own
+        user = current_user()
+        view = View.from_search(search, user.jurisdiction)
+        if not code or code == view.area or not user.scope.sees(str(code)):
+            return no_update  # the village already shown on its own, or not the user's
         return view.to_area(str(code)).search()
 
     @app.callback(
@@ -126,10 +177,13 @@ def register(app: dash.Dash) -> None:
     )
     def pick_household(feature: dict[str, Any] | None, search: str | None) -> Any:
         household_id = ((feature or {}).get("properties") or {}).get("household_id")
-        view = View.from_search(search, viewer_scope().prefix)
+        user = current_user()
+        view = View.from_search(search, user.jurisdiction)
         if not household_id or household_id == view.household:
-            return no_update  # a cluster (it zooms in) or the household already open
-        return view.with_household(str(household_id)).search()
+            return no_update  # a cluster (it zooms in), a de-identified point, or already open
+        with db.scoped(user.scope) as conn:
+            visible = household_access(conn, user.scope, str(household_id)) is not None
+        return view.with_household(str(household_id)).search() if visible else no_update
 
     app.clientside_callback(
         ClientsideFunction(namespace="onemap", function_name="setDocument"),

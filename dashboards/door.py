@@ -33,6 +33,8 @@ _DOOR_PAGE = """<!doctype html>
 <li>{{ w }}</li>{% else %}<li>{{ t('portrait.no_warnings') }}</li>{% endfor %}</ul>
 <p><a id="view-on-map" href="{{ map_url }}">{{ t('door.view_on_map') }}</a></p>
 {% endif %}
+{% if login_href %}<p><a id="door-login" class="button" href="{{ login_href }}">
+{{ t('door.login_link') }}</a></p>{% endif %}
 </div></body></html>"""
 
 
@@ -90,9 +92,21 @@ def door_page(portrait: Portrait, lang: str) -> str:
     )
 
 
-def not_found_page(lang: str, message: str) -> str:
-    """The page shown for an unknown or malformed door code."""
-    return _render(lang, title=t("door.not_found_title", lang), note=message, members=None)
+def not_found_page(lang: str, message: str, *, refused: bool = False) -> str:
+    """The page shown for a malformed door code (or a refused one, with ``refused``)."""
+    title = t("door.refused_title" if refused else "door.not_found_title", lang)
+    return _render(lang, title=title, note=message, members=None)
+
+
+def door_login_page(lang: str, login_href: str) -> str:
+    """The door page without a login: it asks to log in and shows nothing of the household."""
+    return _render(
+        lang,
+        title=t("door.login_title", lang),
+        note=t("door.login_note", lang),
+        members=None,
+        login_href=login_href,
+    )
 
 
 def _render(lang: str, **context: Any) -> str:

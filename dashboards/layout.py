@@ -6,11 +6,12 @@ import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboards import ids
+from dashboards.auth import csrf_token
 from dashboards.messages import DEFAULT_LANG, t
 from dashboards.panel import aria_label, topbar
 from geo import db
+from geo.access import User
 from geo.admin import get_area
-from geo.scope import Scope
 from geo.settings import MapSettings
 
 _AREA_STYLE = {"variable": "onemap.areaStyle"}
@@ -49,14 +50,14 @@ def households_layer() -> dl.Pane:
     return dl.Pane(layer, name=HOUSEHOLD_PANE, style={"zIndex": 500})
 
 
-def page(scope: Scope, settings: MapSettings) -> html.Div:
-    """Build the page; the map starts on the scope's root area (the URL callback takes over).
+def page(user: User, settings: MapSettings) -> html.Div:
+    """Build the page; the map starts on the user's jurisdiction (the URL callback takes over).
 
     Language-dependent texts are filled by the URL callback; the top bar starts in Chinese so
     the synthetic-data notice is there from the first paint.
     """
-    with db.connection() as conn:
-        root = get_area(conn, scope, scope.prefix)
+    with db.scoped(user.scope) as conn:
+        root = get_area(conn, user.scope, user.jurisdiction)
     return html.Div(
         className="shell",
         children=[
@@ -64,7 +65,11 @@ def page(scope: Scope, settings: MapSettings) -> html.Div:
             dcc.Store(id=ids.FITTED),
             dcc.Store(id=ids.DOCUMENT),
             dcc.Store(id=ids.DOCUMENT_SET),
-            html.Header(className="topbar", id=ids.TOPBAR, children=topbar(DEFAULT_LANG)),
+            html.Header(
+                className="topbar",
+                id=ids.TOPBAR,
+                children=topbar(DEFAULT_LANG, user, csrf_token()),
+            ),
             html.Nav(
                 id=ids.BREADCRUMB,
                 className="breadcrumb",

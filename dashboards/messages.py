@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from geo.errors import DataSourceError, OneMapError, OutOfScope, UnknownArea
+from dashboards.viewer import CsrfRejected, DoorCodeRefused, NotLoggedIn, NotPermitted
+from geo.errors import AuditWriteFailed, DataSourceError, OneMapError, OutOfScope, UnknownArea
 from layers.heatmap import UnknownTile
 from layers.portrait import UnknownHousehold
 
@@ -54,6 +55,11 @@ def value_label(kind: str, value: Any, lang: str = DEFAULT_LANG) -> str:
 
 #: The message a person sees for each error class; most specific class first.
 ERROR_MESSAGES: tuple[tuple[type[OneMapError], str], ...] = (
+    (NotLoggedIn, "error.login_required"),
+    (CsrfRejected, "error.csrf"),
+    (DoorCodeRefused, "error.door_refused"),
+    (NotPermitted, "error.not_permitted"),
+    (AuditWriteFailed, "error.audit_failed"),
     (UnknownHousehold, "error.unknown_household"),
     (UnknownTile, "error.no_tile"),
     (UnknownArea, "error.unknown_area"),

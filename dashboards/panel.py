@@ -12,11 +12,12 @@ from dash import dcc, html
 
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
-from dashboards.routes import heat_download_url
+from dashboards.routes import heat_download_url, may_export
 from dashboards.state import View
 from dashboards.viewdata import ViewData
+from geo.access import PortraitAccess, User, suppress
 from geo.admin import Area
-from layers.choropleth import Choropleth
+from layers.choropleth import Choropleth, LegendEntry
 from layers.households import HOUSEHOLD_COLOURS, MAX_FEATURES
 from layers.measures import MEASURES
 
@@ -26,12 +27,41 @@ def aria_label(text: str) -> dict[str, Any]:
     return {"aria-label": text}
 
 
-def topbar(lang: str) -> list[Any]:
-    """The title and the synthetic-data notice."""
-    return [
+def user_menu(user: User, csrf: str, lang: str) -> html.Div:
+    """Who is logged in, the audit page (for those who may read it) and the logout button."""
+    name = t("user.signed_in", lang, name=user.display_name, role=t(f"role.{user.role}", lang))
+    items: list[Any] = [html.Span(name, className="user-name", id="user-name")]
+    if user.permissions.audit_view:
+        items.append(html.A(t("user.audit", lang), href="/audit", id="audit-link"))
+    items.append(
+        html.Form(
+            action="/logout",
+            method="POST",
+            className="logout",
+            children=[
+                dcc.Input(type="hidden", name="csrf_token", value=csrf, id="logout-csrf"),
+                html.Button(t("user.logout", lang), type="submit", id="logout"),
+            ],
+        )
+    )
+    return html.Div(className="user-menu", children=items)
+
+
+def topbar(lang: str, user: User | None = None, csrf: str = "") -> list[Any]:
+    """The title, the synthetic-data notice and the user's menu."""
+    items: list[Any] = [
         html.H1(t("app.title", lang)),
         html.Span(t("app.synthetic", lang), className="synthetic", id="synthetic-notice"),
     ]
+    if user is not None:
+        items.append(user_menu(user, csrf, lang))
+    return items
+
+
+def shown_count(count: int, user: User) -> str:
+    """A count as ``user`` may see it: ``"<5"`` for 1-4 where the role's counts are suppressed."""
+    shown = suppress(count, user)
+    return f"{shown:,}" if isinstance(shown, int) else shown
 
 
 def lang_switch(view: View) -> html.Div:
@@ -88,6 +118,12 @@ def measure_links(view: View) -> html.Div:
     return html.Div(className="measures", children=[toggle, *links])
 
 
+def _legend_range(entry: LegendEntry, decimals: int) -> str:
+    if entry.label is not None:
+        return entry.label
+    return f"{entry.low:,.{decimals}f} – {entry.high:,.{decimals}f}"
+
+
 def legend(choropleth: Choropleth, lang: str, *, has_children: bool = True) -> html.Div:
     """The legend of the current measure, with its unit and the count per class."""
     measure = choropleth.measure
@@ -96,9 +132,7 @@ def legend(choropleth: Choropleth, lang: str, *, has_children: bool = True) -> h
             className="legend-row",
             children=[
                 html.Span(className="swatch", style={"background": entry.colour}),
-                html.Span(
-                    f"{entry.low:,.{measure.decimals}f} – {entry.high:,.{measure.decimals}f}"
-                ),
+                html.Span(_legend_range(entry, measure.decimals)),
                 html.Span(f"({entry.count})", className="legend-count"),
             ],
         )
@@ -147,6 +181,15 @@ def household_legend(lang: str) -> html.Div:
     )
 
 
+def _points_hint(data: ViewData) -> str:
+    permissions = data.viewer.permissions
+    if permissions.identified_points:
+        return "panel.households_clustered" if data.clustered else "panel.households_points"
+    if permissions.portraits is PortraitAccess.WARNED:
+        return "panel.households_warned"
+    return "panel.households_deidentified"
+
+
 def households_note(data: ViewData) -> list[Any]:
     """What the map shows of the households here, and what to do when it cannot show them all."""
     lang = data.view.lang
@@ -154,15 +197,15 @@ def households_note(data: ViewData) -> list[Any]:
         return [html.P(t("panel.households_below", lang), className="hint")]
     notes: list[Any] = []
     if data.truncated:
+        total = suppress(data.households, data.viewer)
         notes.append(
             html.P(
-                t("panel.households_truncated", lang, total=data.households, shown=MAX_FEATURES),
+                t("panel.households_truncated", lang, total=total, shown=MAX_FEATURES),
                 className="note warning-note",
                 id="households-truncated",
             )
         )
-    key = "panel.households_clustered" if data.clustered else "panel.households_points"
-    notes.append(html.P(t(key, lang), className="hint", id="households-note"))
+    notes.append(html.P(t(_points_hint(data), lang), className="hint", id="households-note"))
     return [*notes, household_legend(lang)]
 
 
@@ -180,7 +223,8 @@ def area_section(data: ViewData) -> list[Any]:
         html.Dd(str(data.n_children)),
     ]
     if data.shows_households:
-        facts += [html.Dt(t("panel.households", lang)), html.Dd(f"{data.households:,}")]
+        shown = shown_count(data.households, data.viewer)
+        facts += [html.Dt(t("panel.households", lang)), html.Dd(shown, id="households-count")]
     content: list[Any] = [html.H2(area.name, id="area-title"), html.Dl(facts)]
     if area.synthetic:
         content.append(html.P(t("panel.synthetic_area", lang), className="note"))
@@ -191,15 +235,18 @@ def area_section(data: ViewData) -> list[Any]:
         measure_links(data.view),
         legend(data.shading, lang, has_children=data.n_children > 0),
         *households_note(data),
-        html.A(
-            t("panel.download_heat", lang),
-            href=heat_download_url(area.code, data.heat, lang),
-            title=t("panel.download_heat_title", lang),
-            download="",
-            className="download",
-            id="heat-download",
-        ),
     ]
+    if may_export(data.viewer) and data.viewer.scope.covers(area.code):
+        content.append(
+            html.A(
+                t("panel.download_heat", lang),
+                href=heat_download_url(area.code, data.heat, lang),
+                title=t("panel.download_heat_title", lang),
+                download="",
+                className="download",
+                id="heat-download",
+            )
+        )
     return content
 
 

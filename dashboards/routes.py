@@ -1,34 +1,51 @@
 """Flask routes beside Dash: GeoJSON layers, heat tiles, the heat GeoTIFF, the door page, health.
 
-The routes are thin: the domain code in ``layers/`` returns bytes or data; the routes pick the
-viewer's scope, set caching headers and map onemap errors to HTTP statuses with a message in the
+The routes are thin: the domain code in ``layers/`` returns bytes or data. Every route reads
+the logged-in user (:mod:`dashboards.viewer`), reads PostGIS only through ``geo.db.scoped`` in
+that user's jurisdiction (row-level security) and checks the area or household asked for
+against it; a response showing personal data writes its audit row in the same transaction. The
+routes set caching headers and map onemap errors to HTTP statuses with a message in the
 viewer's language (``?lang=en``).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
+import psycopg
 from flask import Blueprint, Response, jsonify, request
 
-from dashboards.door import door_page, not_found_page
+from dashboards.door import door_login_page, door_page, not_found_page
 from dashboards.messages import error_message, normalise_lang
-from geo import db
-from geo.admin import data_version
+from dashboards.viewer import (
+    WEB_STATUS,
+    DoorCodeRefused,
+    NotPermitted,
+    current_user,
+    mark_personal,
+    optional_user,
+    request_id,
+)
+from geo import audit, db
+from geo.access import User, can_view_portrait
+from geo.admin import data_version, get_area
 from geo.errors import OneMapError, http_status
-from geo.scope import PROVINCE_SCOPE, Scope, level_of
+from geo.scope import Scope
 from layers.boundaries import area_geojson, children_geojson
 from layers.heat_export import geotiff_bytes, heat_filename, heat_grid
 from layers.heatmap import UnknownTile, tile_png
-from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
-from layers.portrait import UnknownHousehold, household_for_token, household_portrait
+from layers.household_points import empty_layer, household_points
+from layers.households import HOUSEHOLD_LEVELS, latest_month
+from layers.portrait import UnknownHousehold, household_access, household_for_token
+from layers.portrait import household_portrait as read_portrait
 
 api = Blueprint("onemap_api", __name__)
 
 
 def viewer_scope() -> Scope:
-    """The jurisdiction of the current viewer (the province until logins arrive)."""
-    return PROVINCE_SCOPE
+    """The jurisdiction of the logged-in viewer."""
+    return current_user().scope
 
 
 def request_lang() -> str:
@@ -51,8 +68,9 @@ def children_url(code: str, version: int) -> str:
 @api.get("/api/areas/<code>/children.geojson")
 def area_children(code: str) -> Response:
     """Return the children of an area (or the village itself) as GeoJSON."""
-    with db.connection() as conn:
-        return geojson_response(children_geojson(conn, viewer_scope(), code))
+    scope = viewer_scope()
+    with db.scoped(scope) as conn:
+        return geojson_response(children_geojson(conn, scope, code))
 
 
 def outline_url(code: str, version: int) -> str:
@@ -63,44 +81,56 @@ def outline_url(code: str, version: int) -> str:
 @api.get("/api/areas/<code>.geojson")
 def area_outline(code: str) -> Response:
     """Return one area's outline as GeoJSON."""
-    with db.connection() as conn:
-        return geojson_response(area_geojson(conn, viewer_scope(), code))
+    scope = viewer_scope()
+    with db.scoped(scope) as conn:
+        return geojson_response(area_geojson(conn, scope, code))
 
 
-_EMPTY = b'{"type": "FeatureCollection", "features": [], "total": 0, "truncated": false}'
-
-
-def households_url(code: str, version: int) -> str:
-    """The URL of an area's household points."""
-    return f"/api/areas/{code}/households.geojson?v={version}"
+def households_url(code: str, version: int, scope: str) -> str:
+    """The URL of an area's household points (the scope keys the browser's cache)."""
+    return f"/api/areas/{code}/households.geojson?v={version}&s={scope}"
 
 
 @api.get("/api/areas/<code>/households.geojson")
 def area_households(code: str) -> Response:
-    """Return the households of a town or village (none above that level), capped."""
-    with db.connection() as conn:
+    """The households of a town or village as the viewer may see them, capped.
+
+    None above town level or for an area above the viewer's jurisdiction; 403 outside it.
+    Identified households are written to the audit trail in the same transaction.
+    """
+    user = current_user()
+    layer = empty_layer()
+    with db.scoped(user.scope) as conn:
+        area = get_area(conn, user.scope, code)
         month = latest_month(conn)
-        if month is None or level_of_or_none(code) not in HOUSEHOLD_LEVELS:
-            body = _EMPTY
-        else:
-            body = households_geojson(conn, viewer_scope(), code, month)
-    return geojson_response(body, max_age=300)
-
-
-def level_of_or_none(code: str) -> str | None:
-    """The level of an admin code, or None for anything else."""
-    try:
-        return level_of(code)
-    except ValueError:
-        return None
+        if month and area.level in HOUSEHOLD_LEVELS and user.scope.covers(code):
+            layer = household_points(conn, user, code, month)
+        if layer.household_ids:
+            audit.record(
+                conn,
+                user=user,
+                route=request.path,
+                request_id=request_id(),
+                household_ids=layer.household_ids,
+                detail={"area": code, "view": "households"},
+            )
+    if layer.household_ids:
+        mark_personal()
+    return geojson_response(layer.body, max_age=300)
 
 
 @api.get("/tiles/heat/<int:z>/<int:x>/<int:y>.png")
 def heat_tile(z: int, x: int, y: int) -> Response:
-    """A warning-heatmap tile (transparent where there are no warnings)."""
-    with db.connection() as conn:
+    """A warning-heatmap tile of the viewer's jurisdiction (transparent where no warnings).
+
+    Roles without identified household points get tiles of the de-identified points.
+    """
+    user = current_user()
+    with db.scoped(user.scope) as conn:
         try:
-            png = tile_png(conn, viewer_scope(), z, x, y)
+            png = tile_png(
+                conn, user.scope, z, x, y, deidentified=not user.permissions.identified_points
+            )
         except ValueError as error:
             raise UnknownTile(str(error)) from error
     response = Response(png, mimetype="image/png")
@@ -108,9 +138,15 @@ def heat_tile(z: int, x: int, y: int) -> Response:
     return response
 
 
-def heat_url(version: str) -> str:
-    """The heat tile URL template; the version makes tiles cacheable."""
-    return "/tiles/heat/{z}/{x}/{y}.png?v=" + version
+def heat_url(version: str, user: User) -> str:
+    """The heat tile URL template; version and scope make tiles cacheable per jurisdiction."""
+    kind = "i" if user.permissions.identified_points else "d"
+    return "/tiles/heat/{z}/{x}/{y}.png?v=" + f"{version}&s={user.jurisdiction}{kind}"
+
+
+def may_export(user: User) -> bool:
+    """Whether ``user`` may download layers (every export is de-identified)."""
+    return user.permissions.identified_points or user.permissions.deidentified_layers
 
 
 def heat_download_url(code: str, version: str, lang: str = "zh") -> str:
@@ -120,33 +156,95 @@ def heat_download_url(code: str, version: str, lang: str = "zh") -> str:
 
 @api.get("/downloads/heat/<code>.tif")
 def heat_download(code: str) -> Response:
-    """The warning-weighted household density of an area, as a GeoTIFF attachment."""
-    with db.connection() as conn:
-        grid = heat_grid(conn, viewer_scope(), code)
+    """The warning-weighted household density of an area, as a GeoTIFF attachment (an export).
+
+    Built from de-identified points; the export is written to the audit trail.
+    """
+    user = current_user()
+    if not may_export(user):
+        raise NotPermitted(f"{user.role.value} may not export layers")
+    with db.scoped(user.scope) as conn:
+        grid = heat_grid(conn, user.scope, code)
+        audit.record(
+            conn,
+            user=user,
+            route=request.path,
+            request_id=request_id(),
+            household_ids=grid.household_ids,
+            detail={"area": code, "export": heat_filename(grid), "warnings": grid.warnings},
+        )
+    mark_personal()
     response = Response(geotiff_bytes(grid), mimetype="image/tiff")
     response.headers["Content-Disposition"] = f'attachment; filename="{heat_filename(grid)}"'
-    response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
 
 @api.get("/h/<token>")
 def door_code(token: str) -> Response:
-    """The page a household's door QR code opens (the same portrait, as plain HTML)."""
+    """The page a household's door QR code opens (the same portrait, as plain HTML).
+
+    Without a login it asks to log in and shows nothing of the household; with one, the
+    portrait is shown only to a user who may see it (403 otherwise), and the view is audited.
+    """
     lang = request_lang()
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise UnknownHousehold("malformed door-code token")
-    with db.connection() as conn:
-        household_id = household_for_token(conn, viewer_scope(), token)
-        portrait = household_portrait(conn, viewer_scope(), household_id)
+    user = optional_user()
+    if user is None:
+        target = request.full_path.rstrip("?")
+        login = "/login?" + urlencode({"next": target} | ({"lang": lang} if lang != "zh" else {}))
+        return Response(door_login_page(lang, login), status=401, mimetype="text/html")
+    with db.scoped(user.scope) as conn:
+        household_id = visible_household(conn, user, token)
+        portrait = read_portrait(conn, user.scope, household_id)
+        audit.record(
+            conn,
+            user=user,
+            route="/h/<token>",
+            request_id=request_id(),
+            household_ids=[household_id],
+            detail={"area": portrait.basics["village_code"], "view": "door"},
+        )
+    mark_personal()
     return Response(door_page(portrait, lang), mimetype="text/html")
+
+
+def visible_household(conn: psycopg.Connection, user: User, token: str) -> str:
+    """The household behind a door code, if ``user`` may open its portrait.
+
+    Raises
+    ------
+    DoorCodeRefused
+        An unknown code or a household outside the user's jurisdiction (one answer for both).
+    NotPermitted
+        The household is in the jurisdiction but the role may not open its portrait.
+    """
+    try:
+        household_id = household_for_token(conn, user.scope, token)
+    except UnknownHousehold as error:
+        raise DoorCodeRefused(f"door code not visible in scope {user.jurisdiction}") from error
+    facts = household_access(conn, user.scope, household_id)
+    if facts is None:
+        raise DoorCodeRefused(f"household {household_id} outside scope {user.jurisdiction}")
+    if not can_view_portrait(user, facts[0], warned=facts[1]):
+        raise NotPermitted(f"{user.role.value} may not open the portrait of {household_id}")
+    return household_id
 
 
 @api.get("/healthz")
 def health() -> Response:
     """Liveness and data version, for compose healthchecks and the demo script."""
-    with db.connection() as conn:
+    with db.app_connection() as conn:
         version = data_version(conn)
     return jsonify(status="ok", geography_version=version)
+
+
+def status_of(error: OneMapError) -> int:
+    """The HTTP status of an error: the web layer's own first, then ``geo.errors``."""
+    for cls, status in WEB_STATUS:
+        if isinstance(error, cls):
+            return status
+    return http_status(error)
 
 
 @api.app_errorhandler(OneMapError)
@@ -157,7 +255,8 @@ def onemap_error(error: OneMapError) -> tuple[Response, int]:
     """
     lang = request_lang()
     message = error_message(error, lang)
+    status = status_of(error)
     if request.path.startswith("/h/"):
-        page = Response(not_found_page(lang, message), mimetype="text/html")
-        return page, http_status(error)
-    return jsonify(error=message), http_status(error)
+        page = not_found_page(lang, message, refused=status == 403)
+        return Response(page, mimetype="text/html"), status
+    return jsonify(error=message), status

@@ -10,9 +10,13 @@ from geo.settings import get_settings
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
-    """Serve the map until interrupted (Dash's debug server when ONEMAP_MAP_DEBUG is set)."""
+    """Serve the map until interrupted (Dash's debug server when ONEMAP_MAP_DEBUG is set).
+
+    The app connects only as the web app's role (``onemap_app``): it owns no table and every
+    query runs under row-level security in the logged-in user's jurisdiction.
+    """
     settings = get_settings().map
-    db.open_pool()
+    db.open_app_pool()
     app = create_app()
     host = host or settings.host
     port = port or settings.port

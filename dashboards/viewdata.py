@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 import psycopg
 
 from dashboards.state import View
-from geo.admin import Area, children, data_version, lineage
+from geo.access import User, can_view_portrait
+from geo.admin import Area, children, data_version, get_area, lineage
 from geo.errors import OutOfScope, UnknownArea
-from geo.scope import Scope
-from layers.choropleth import Choropleth, children_choropleth
+from geo.scope import LEVEL_CODE_LENGTHS, Scope
+from layers.choropleth import Choropleth, children_choropleth, suppressed
 from layers.heatmap import heat_version
 from layers.households import (
     HOUSEHOLD_LEVELS,
@@ -21,7 +22,7 @@ from layers.households import (
     latest_month,
     published_version,
 )
-from layers.portrait import Portrait, UnknownHousehold, household_portrait
+from layers.portrait import Portrait, household_access, household_portrait
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class ViewData:
     """The data behind one view: the area, its children's shading, households and a portrait."""
 
     view: View
+    #: Who looks: the role decides what is suppressed and identified.
+    viewer: User
     trail: list[Area]
     n_children: int
     shading: Choropleth
@@ -40,6 +43,9 @@ class ViewData:
     portrait: Portrait | None = None
     #: A message id to show (an unknown area or household in the URL).
     message: str | None = None
+    #: What the map fits: the area, or (above the viewer's jurisdiction, where only the way
+    #: down is drawn) its one visible child.
+    focus: Area | None = None
 
     @property
     def area(self) -> Area:
@@ -48,8 +54,12 @@ class ViewData:
 
     @property
     def shows_households(self) -> bool:
-        """Households are drawn at town and village level."""
-        return self.area.level in HOUSEHOLD_LEVELS and self.month is not None
+        """Households are drawn at town and village level, inside the viewer's jurisdiction."""
+        return (
+            self.area.level in HOUSEHOLD_LEVELS
+            and self.month is not None
+            and self.viewer.scope.covers(self.area.code)
+        )
 
     @property
     def clustered(self) -> bool:
@@ -76,29 +86,55 @@ def _trail(
         return fallback, lineage(conn, scope, scope.prefix), message
 
 
-def load_view(conn: psycopg.Connection, scope: Scope, view: View) -> ViewData:
-    """Read what ``view`` shows, inside the viewer's ``scope``."""
+def load_view(conn: psycopg.Connection, user: User, view: View) -> ViewData:
+    """Read what ``view`` shows to ``user``, inside the user's jurisdiction.
+
+    Counts are suppressed for roles without portrait rights; a portrait is read only when the
+    role may open it (else the view drops the household and says why).
+    """
+    scope = user.scope
     view, trail, message = _trail(conn, scope, view)
     code = trail[-1].code
     month = latest_month(conn)
     # Counted where households are drawn (a province-wide count would cost every page view).
     counted = month is not None and trail[-1].level in HOUSEHOLD_LEVELS
+    shading = children_choropleth(conn, scope, code, view.measure)
+    if user.permissions.suppress_small_counts:
+        shading = suppressed(shading)
     data = ViewData(
         view=view,
+        viewer=user,
         trail=trail,
         n_children=len(children(conn, scope, code)),
-        shading=children_choropleth(conn, scope, code, view.measure),
+        shading=shading,
         geography_version=data_version(conn),
         published=published_version(conn),
         heat=heat_version(conn),
         month=month,
         households=household_count(conn, scope, code, month) if counted and month else 0,
         message=message,
+        focus=_focus(conn, scope, trail[-1]),
     )
     if view.household is None:
         return data
-    try:
-        portrait = household_portrait(conn, scope, view.household)
-    except UnknownHousehold:
-        return replace(data, message=data.message or "error.unknown_household")
-    return replace(data, portrait=portrait)
+    return _with_portrait(conn, data, view.household)
+
+
+def _focus(conn: psycopg.Connection, scope: Scope, area: Area) -> Area:
+    """The area, or its child on the way down to ``scope`` when the area lies above it."""
+    if scope.covers(area.code):
+        return area
+    child = min(n for n in LEVEL_CODE_LENGTHS.values() if n > len(area.code))
+    return get_area(conn, scope, scope.prefix[:child])
+
+
+def _with_portrait(conn: psycopg.Connection, data: ViewData, household_id: str) -> ViewData:
+    user = data.viewer
+    facts = household_access(conn, user.scope, household_id)
+    refusal = "error.unknown_household"
+    if facts is not None and can_view_portrait(user, facts[0], warned=facts[1]):
+        return replace(data, portrait=household_portrait(conn, user.scope, household_id))
+    if facts is not None:
+        refusal = "error.no_portrait_right"
+    # The household leaves the view: no link on the page carries it on.
+    return replace(data, view=data.view.with_household(None), message=data.message or refusal)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mapclassify
 import numpy as np
 import psycopg
 from psycopg import sql
 
+from geo.access import SUPPRESS_BELOW, SUPPRESSED
 from geo.admin import get_area
 from geo.scope import Scope
 from layers.measures import MEASURES, Measure
@@ -20,6 +21,8 @@ from layers.measures import MEASURES, Measure
 WORSE_PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 BETTER_PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 NO_DATA = "#d9d9d9"
+#: Areas whose count is shown as "<5" (to roles without portrait rights).
+SUPPRESSED_COLOUR = "#e5dcef"
 SCHEMES = ("quantiles", "natural_breaks")
 
 
@@ -30,7 +33,10 @@ class LegendEntry:
     low: float
     high: float
     colour: str
-    count: int
+    #: Areas in the class ("<5" for 1-4 when the viewer's counts are suppressed).
+    count: int | str
+    #: Shown instead of the range (the "<5" class).
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +45,8 @@ class Choropleth:
 
     measure: Measure
     month: dt.date | None
-    #: code → value (None when the area has no data)
-    values: dict[str, float | None]
+    #: code → value (None when the area has no data; "<5" when suppressed)
+    values: dict[str, float | str | None]
     breaks: list[float] = field(default_factory=list)
     colours: list[str] = field(default_factory=list)
     legend: list[LegendEntry] = field(default_factory=list)
@@ -55,6 +61,7 @@ class Choropleth:
             "breaks": self.breaks,
             "colours": self.colours,
             "noData": NO_DATA,
+            "suppressedColour": SUPPRESSED_COLOUR,
             "decimals": self.measure.decimals,
         }
 
@@ -122,10 +129,20 @@ def children_choropleth(
         if month
         else []
     )
-    values = {
+    values: dict[str, float | str | None] = {
         str(c): (None if v is None or math.isnan(float(v)) else round(float(v), 4)) for c, v in rows
     }
-    present = [v for v in values.values() if v is not None]
+    return _classified(measure, month, values, scheme)
+
+
+def _small(value: float | str | None) -> bool:
+    return isinstance(value, float) and 0 < value < SUPPRESS_BELOW
+
+
+def _classified(
+    measure: Measure, month: dt.date | None, values: dict[str, float | str | None], scheme: str
+) -> Choropleth:
+    present = [v for v in values.values() if isinstance(v, float)]
     breaks = classify(present, scheme=scheme if scheme in SCHEMES else "quantiles")
     palette = WORSE_PALETTE if measure.higher_is_worse else BETTER_PALETTE
     colours = list(palette[len(palette) - len(breaks) :]) if breaks else []
@@ -136,4 +153,26 @@ def children_choropleth(
         low = min(present) if previous == -math.inf else previous
         legend.append(LegendEntry(low, high, colour, count))
         previous = high
+    hidden = sum(1 for v in values.values() if v == SUPPRESSED)
+    if hidden:
+        legend.insert(0, LegendEntry(1, SUPPRESS_BELOW - 1, SUPPRESSED_COLOUR, hidden, SUPPRESSED))
     return Choropleth(measure, month, values, breaks, colours, legend)
+
+
+def suppressed(choropleth: Choropleth) -> Choropleth:
+    """The choropleth as a role without portrait rights sees it: counts 1-4 become "<5".
+
+    Values of count measures from 1 to 4 are replaced (the class breaks are computed again
+    without them, so no break gives them away) and so are legend counts of 1-4 areas.
+    """
+    result = choropleth
+    if choropleth.measure.is_count:
+        values = {c: SUPPRESSED if _small(v) else v for c, v in choropleth.values.items()}
+        result = _classified(choropleth.measure, choropleth.month, values, "quantiles")
+    legend = [
+        replace(e, count=SUPPRESSED)
+        if isinstance(e.count, int) and 0 < e.count < SUPPRESS_BELOW
+        else e
+        for e in result.legend
+    ]
+    return replace(result, legend=legend)

@@ -3,7 +3,9 @@
 The same grid binning as the heat tiles (:func:`layers.heatmap.weighted_grid`, never
 clustering), on a grid of whole cells in Web Mercator (EPSG:3857). Each cell holds the sum of
 the warning weights (red 3, orange 2, yellow 1) of the households inside it, so the grid adds up
-to the area's weighted warning count; cells outside the area are nodata.
+to the area's weighted warning count; cells outside the area are nodata. Like every export the
+points are de-identified first (each moved inside its own village), so the grid adds up the
+same but no cell pins a household down.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from rasterio.transform import Affine
 
 from geo.admin import Area, get_area
 from geo.scope import Scope
-from layers.heatmap import LEVEL_WEIGHTS, HeatPoints, heat_version, to_mercator, weighted_grid
+from layers.heatmap import (
+    LEVEL_WEIGHTS,
+    HeatPoints,
+    heat_version,
+    to_mercator,
+    warning_points,
+    weighted_grid,
+)
 
 #: Cell size in metres (Web Mercator) by the level of the area downloaded.
 CELL_METRES = {"province": 1000.0, "city": 500.0, "county": 250.0, "town": 100.0, "village": 25.0}
@@ -31,7 +40,7 @@ CRS = "EPSG:3857"
 BAND_DESCRIPTION = "warning-weighted households per cell (red=3, orange=2, yellow=1)"
 
 _POINTS_SQL = """
-SELECT ST_X(h.geom), ST_Y(h.geom), m.level, m.month
+SELECT h.household_id, h.village_code, ST_X(h.geom), ST_Y(h.geom), m.level, m.month
 FROM warning_month m
 JOIN household h ON h.month = m.month AND h.household_id = m.household_id
 WHERE m.month = (SELECT max(month) FROM warning_month)
@@ -54,6 +63,9 @@ class HeatGrid:
     month: dt.date | None
     warnings: int
     weighted_total: float
+    #: The households whose warnings went into the grid (for the audit trail; never written
+    #: into the file).
+    household_ids: tuple[str, ...] = ()
 
 
 def _mercator_geometry(wkb: bytes) -> shapely.Geometry:
@@ -104,10 +116,8 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
     geometry_row = conn.execute(_GEOMETRY_SQL, {"code": code}).fetchone()
     assert geometry_row is not None  # get_area found it
     outline = _mercator_geometry(bytes(geometry_row[0]))
-    x, y = to_mercator(
-        np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
-    )
-    points = HeatPoints(x, y, np.array([LEVEL_WEIGHTS[r[2]] for r in rows], dtype=float))
+    # An export: the points go through the de-identification step (displaced in their village).
+    points = warning_points(conn, [r[:5] for r in rows], deidentified=True)
     cell = CELL_METRES[area.level]
     west, north, width, height = _grid_frame(_extent(outline, points), cell)
     transform = Affine(cell, 0.0, west, 0.0, -cell, north)
@@ -122,9 +132,10 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
         transform=transform,
         cell=cell,
         version=heat_version(conn),
-        month=rows[0][3] if rows else None,
+        month=rows[0][5] if rows else None,
         warnings=len(rows),
         weighted_total=float(points.weight.sum()),
+        household_ids=tuple(sorted({str(r[0]) for r in rows})),
     )
 
 

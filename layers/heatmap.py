@@ -12,15 +12,19 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import psycopg
+import shapely
 from numpy.typing import NDArray
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from geo.errors import UnknownArea
 from geo.scope import Scope
+from layers.deidentify import deidentify
 
 
 class UnknownTile(UnknownArea):
@@ -61,13 +65,15 @@ class HeatPoints:
 
 
 _POINTS_SQL = """
-SELECT ST_X(h.geom), ST_Y(h.geom), m.level
+SELECT h.household_id, h.village_code, ST_X(h.geom), ST_Y(h.geom), m.level
 FROM warning_month m
 JOIN household h ON h.month = m.month AND h.household_id = m.household_id
 WHERE m.month = (SELECT max(month) FROM warning_month)
   AND m.village_code LIKE %(scope_like)s
 """
-_cache: dict[tuple[str, str], HeatPoints] = {}
+#: Warning points per (data version, scope, de-identified): a few scopes are kept at once.
+_cache: OrderedDict[tuple[str, str, bool], HeatPoints] = OrderedDict()
+_POINTS_CACHE_SIZE = 16
 _cache_lock = threading.Lock()
 
 
@@ -80,22 +86,54 @@ def to_mercator(
     return x, y
 
 
-def heat_points(conn: psycopg.Connection, scope: Scope, version: str) -> HeatPoints:
-    """The latest month's warnings inside ``scope`` (cached per data version)."""
-    key = (version, scope.prefix)
+def warning_points(
+    conn: psycopg.Connection, rows: list[tuple[Any, ...]], *, deidentified: bool
+) -> HeatPoints:
+    """Rows of (household_id, village_code, lon, lat, level) as weighted Mercator points.
+
+    De-identified points are moved by :func:`layers.deidentify.deidentify` first (each stays in
+    its village, at its household's fixed offset): the tiles of roles without identified points
+    and every export never show where a household really is.
+    """
+    if deidentified and rows:
+        frame = gpd.GeoDataFrame(
+            {
+                "household_id": [r[0] for r in rows],
+                "village_code": [r[1] for r in rows],
+                "level": [r[4] for r in rows],
+            },
+            geometry=gpd.points_from_xy([r[2] for r in rows], [r[3] for r in rows]),
+            crs=4326,
+        )
+        moved = deidentify(conn, frame)
+        lon, lat = shapely.get_x(moved.geometry.values), shapely.get_y(moved.geometry.values)
+        levels = list(moved["level"])
+    else:
+        lon = np.array([r[2] for r in rows], dtype=float)
+        lat = np.array([r[3] for r in rows], dtype=float)
+        levels = [r[4] for r in rows]
+    x, y = to_mercator(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return HeatPoints(x, y, np.array([LEVEL_WEIGHTS[lv] for lv in levels], dtype=float))
+
+
+def heat_points(
+    conn: psycopg.Connection, scope: Scope, version: str, *, deidentified: bool = False
+) -> HeatPoints:
+    """The latest month's warnings inside ``scope`` (cached per data version and scope)."""
+    key = (version, scope.prefix, deidentified)
     with _cache_lock:
         cached = _cache.get(key)
-    if cached is not None:
-        return cached
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
     rows = conn.execute(_POINTS_SQL, {"scope_like": scope.like}).fetchall()
-    lon = np.array([r[0] for r in rows], dtype=float)
-    lat = np.array([r[1] for r in rows], dtype=float)
-    weight = np.array([LEVEL_WEIGHTS[r[2]] for r in rows], dtype=float)
-    x, y = to_mercator(lon, lat)
-    points = HeatPoints(x, y, weight)
+    points = warning_points(conn, rows, deidentified=deidentified)
     with _cache_lock:
-        _cache.clear()  # only the current version is worth keeping
+        for old in [k for k in _cache if k[0] != version]:
+            del _cache[old]  # only the current version is worth keeping
         _cache[key] = points
+        while len(_cache) > _POINTS_CACHE_SIZE:
+            _cache.popitem(last=False)
     return points
 
 
@@ -167,7 +205,7 @@ def render_tile(points: HeatPoints, z: int, x: int, y: int) -> bytes:
 
 
 _TILE_CACHE_SIZE = 4096
-_tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+_tiles: OrderedDict[tuple[str, str, bool, int, int, int], bytes] = OrderedDict()
 
 
 def heat_version(conn: psycopg.Connection) -> str:
@@ -179,16 +217,23 @@ def heat_version(conn: psycopg.Connection) -> str:
     return f"{row[0]}-{row[1]}" if row else "none"
 
 
-def tile_png(conn: psycopg.Connection, scope: Scope, z: int, x: int, y: int) -> bytes:
-    """A heat tile for ``scope``, from the memory cache when it was rendered before."""
+def tile_png(
+    conn: psycopg.Connection, scope: Scope, z: int, x: int, y: int, *, deidentified: bool = False
+) -> bytes:
+    """A heat tile for ``scope``, from the memory cache when it was rendered before.
+
+    The cache is keyed by data version, scope and de-identification: a tile rendered for one
+    jurisdiction is never served to another.
+    """
     version = heat_version(conn)
-    key = (version, scope.prefix, z, x, y)
+    key = (version, scope.prefix, deidentified, z, x, y)
     with _cache_lock:
         hit = _tiles.get(key)
         if hit is not None:
             _tiles.move_to_end(key)
             return hit
-    png = render_tile(heat_points(conn, scope, version), z, x, y)
+    points = heat_points(conn, scope, version, deidentified=deidentified)
+    png = render_tile(points, z, x, y)
     with _cache_lock:
         _tiles[key] = png
         while len(_tiles) > _TILE_CACHE_SIZE:

@@ -57,8 +57,8 @@ FROM (
                'type', 'Feature',
                'geometry', ST_AsGeoJSON(h.geom, %(decimals)s)::json,
                'properties', json_build_object(
-                   'household_id', h.household_id, 'status', h.status, 'size', h.size,
-                   'precision', h.geo_precision,
+                   'household_id', h.household_id, 'village_code', h.village_code,
+                   'status', h.status, 'size', h.size, 'precision', h.geo_precision,
                    'warning_level', coalesce(w.level, 'none'))) AS feature
     FROM household h
     LEFT JOIN warning_month w ON w.month = h.month AND w.household_id = h.household_id
@@ -110,7 +110,8 @@ def households_geojson(
         A UTF-8 FeatureCollection with ``month``, ``total`` (households in the area), ``limit``
         and ``truncated`` (true when ``total`` exceeds ``limit``). Each feature has
         ``household_id``, ``status``, ``size``, ``precision`` (``gps`` or ``village``: placed
-        inside the village, drawn differently) and ``warning_level`` (``red`` … ``none``).
+        inside the village, drawn differently), ``warning_level`` (``red`` … ``none``) and
+        ``village_code``.
         Households with warnings come first, so a truncated map still shows them.
     """
     get_area(conn, scope, code)

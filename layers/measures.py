@@ -20,6 +20,8 @@ class Measure:
     higher_is_worse: bool = True
     #: Decimal places shown.
     decimals: int = 1
+    #: The value counts households (1-4 are shown as "<5" to roles without portrait rights).
+    is_count: bool = False
 
 
 def _col(name: str) -> sql.Identifier:
@@ -47,6 +49,7 @@ MEASURES: dict[str, Measure] = {
             "red_warnings",
             _col("warnings_red"),
             decimals=0,
+            is_count=True,
         ),
         Measure(
             "income_median",

@@ -134,3 +134,24 @@ def household_for_token(conn: psycopg.Connection, scope: Scope, token: str) -> s
     if row is None:
         raise UnknownHousehold("unknown door-code token")
     return str(row[0])
+
+
+_ACCESS = """
+SELECT h.village_code,
+       EXISTS (SELECT 1 FROM warning w WHERE w.household_id = h.household_id
+               AND w.status IN ('raised', 'acknowledged', 'verified')) AS warned
+FROM household h
+WHERE h.month = (SELECT max(month) FROM published_month) AND h.household_id = %s
+  AND h.village_code LIKE %s
+"""
+
+
+def household_access(
+    conn: psycopg.Connection, scope: Scope, household_id: str
+) -> tuple[str, bool] | None:
+    """The village of a household and whether it has an open warning; None outside ``scope``.
+
+    What ``geo.access.can_view_portrait`` needs to decide on a portrait.
+    """
+    row = conn.execute(_ACCESS, (household_id, scope.like)).fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))

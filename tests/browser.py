@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
+from tests.accounts import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -60,12 +62,18 @@ def require_chromium() -> None:
         pytest.skip("Debian chromium not installed (make test installs it when run as root)")
 
 
+def server_log(base: str) -> Path:
+    """Where :func:`serve_app` keeps the output of the server at ``base`` (kept afterwards)."""
+    port = urlparse(base).port
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"onemap-serve-{port}.log"
+
+
 @contextmanager
 def serve_app(database_url: str) -> Iterator[str]:
     """Run `onemap serve` on a free port against ``database_url``; yield its base URL."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": database_url}
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"onemap-serve-{port}.log", "w")
+    log = open(server_log(f"http://127.0.0.1:{port}"), "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
         stdout=log,
@@ -93,8 +101,14 @@ def serve_app(database_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def open_page() -> Iterator[Any]:
-    """A Playwright page in Debian chromium that refuses (and records) non-local requests."""
+def open_page(base: str | None = None, username: str | None = None) -> Iterator[Any]:
+    """A Playwright page in Debian chromium that refuses (and records) non-local requests.
+
+    With ``base`` and ``username`` it logs in first (password :data:`tests.accounts.PASSWORD`).
+    The page records what it asked for (``requests_made``), the responses it got
+    (``responses``), its console messages (``console``: CSP violations show up there) and any
+    JavaScript dialog (``dialogs``: an injected ``alert`` would land there, dismissed).
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -103,7 +117,18 @@ def open_page() -> Iterator[Any]:
         page: Any = context.new_page()  # carries the request records below
         page.outside_requests = []
         page.requests_made = []  # every URL the page asked for, in order
+        page.responses = []
+        page.console = []
+        page.dialogs = []
         page.on("request", lambda request: page.requests_made.append(request.url))
+        page.on("response", lambda response: page.responses.append(response))  # noqa: PLW0108 — Playwright tags its handlers
+        page.on("console", lambda message: page.console.append(message.text))
+
+        def dialog(box: Any) -> None:
+            page.dialogs.append(box.message)
+            box.dismiss()
+
+        page.on("dialog", dialog)
 
         def guard(route: Any) -> None:
             if is_local(route.request.url):
@@ -114,10 +139,26 @@ def open_page() -> Iterator[Any]:
 
         page.route("**/*", guard)
         try:
+            if base is not None and username is not None:
+                log_in(page, base, username)
             yield page
         finally:
             context.close()
             browser.close()
+
+
+def log_in(page: Any, base: str, username: str, next_: str = "/") -> None:
+    """Log in through the login form, as a person does."""
+    page.goto(f"{base}/login?next={next_}")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_function("() => location.pathname !== '/login'", timeout=15_000)
+
+
+def csp_violations(page: Any) -> list[str]:
+    """Console messages in which Chromium reports a Content-Security-Policy violation."""
+    return [text for text in page.console if "Content Security Policy" in text]
 
 
 def is_local(url: str) -> bool:
@@ -176,9 +217,13 @@ def crumbs(page: Any) -> list[str]:
     return [part.strip() for part in text.split("›")]
 
 
-def child_codes(conn: psycopg.Connection, code: str) -> list[str]:
+def child_codes(conn: psycopg.Connection, code: str, scope: str = "33") -> list[str]:
+    """The children of ``code`` a user of jurisdiction ``scope`` sees (its subtree and the way
+    down to it)."""
     rows = conn.execute(
-        "SELECT code FROM admin_area WHERE parent_code = %s ORDER BY code", (code,)
+        "SELECT code FROM admin_area WHERE parent_code = %s"
+        " AND (code LIKE %s OR %s LIKE code || '%%') ORDER BY code",
+        (code, scope + "%", scope),
     ).fetchall()
     return [r[0] for r in rows]
 

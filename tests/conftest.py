@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,9 +19,18 @@ from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
 from etl.synth import generate
 from geo import cluster, db, migrate
+from geo.access import Role, User
 from geo.admin import villages_frame
 from geo.scope import Scope
-from geo.settings import DatabaseSettings, GeographySettings, WarningSettings, get_settings
+from geo.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    GeographySettings,
+    WarningSettings,
+    get_settings,
+)
+from geo.users import add_user
+from tests.accounts import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -160,3 +170,68 @@ def derived(loaded: RunResult, database_url: str) -> DeriveResult:
         )  # raises the warnings the officials answer
         simulate_responses(conn, MONTH, seed=3)
         return derive_month(conn, MONTH, SETTINGS, checksum=True)
+
+
+# --- logins ---------------------------------------------------------------------------------------
+
+#: Test users' passwords are hashed cheaply (argon2id at its floor): tests log in often.
+FAST_AUTH = AuthSettings(time_cost=1, memory_kib=8_192, parallelism=1)
+#: A user the unit tests of view code pass around (an official over the whole province cannot
+#: exist in the database: ``geo.users`` only gives officials a town or village).
+PROVINCE_OFFICIAL = User("test-unit", "测试", Role.OFFICIAL, "33")
+
+
+def make_user(
+    database_url: str, role: Role | str, jurisdiction: str, *, display_name: str | None = None
+) -> User:
+    """A new user with :data:`PASSWORD` (a fresh name every call)."""
+    username = f"t-{Role(role).value.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        user, _ = add_user(
+            owner,
+            username,
+            role=role,
+            jurisdiction=jurisdiction,
+            display_name=display_name,
+            password=PASSWORD,
+            settings=FAST_AUTH,
+        )
+    return user
+
+
+def login(client: Any, username: str, password: str = PASSWORD, next_: str = "/") -> Any:
+    """Log a Flask test client in through the login form (CSRF token included)."""
+    client.get("/login")
+    token = client.get_cookie("_csrf_token").value
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": next_},
+    )
+
+
+def logged_in_client(database_url: str, user: User) -> Any:
+    """A Flask test client of a fresh app, logged in as ``user``."""
+    from dashboards.app import create_app
+
+    client = create_app().server.test_client()
+    response = login(client, user.username)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture(scope="session")
+def province_leader(database_url: str) -> User:
+    """A province leader (aggregates of the whole province, de-identified points)."""
+    return make_user(database_url, Role.PROVINCE_LEADER, "33")
+
+
+@pytest.fixture(scope="session")
+def province_planner(database_url: str) -> User:
+    """A planner over the whole province (every household point, de-identified)."""
+    return make_user(database_url, Role.PLANNER, "33")
+
+
+@pytest.fixture(scope="session")
+def leader_client(database_url: str, province_leader: User) -> Any:
+    """A test client logged in as the province leader."""
+    return logged_in_client(database_url, province_leader)

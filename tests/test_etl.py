@@ -25,9 +25,10 @@ from pyproj import Geod
 from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
 from etl.synth.population import build_population
+from geo.access import Role
 from geo.errors import FeedUnreadable
 from tests.browser import open_page, require_chromium, serve_app
-from tests.conftest import KEY, MONTH, NEXT, SEED
+from tests.conftest import KEY, MONTH, NEXT, SEED, make_user
 
 #: The shape of a Zhejiang national ID standing alone (hex tokens and WKB are not IDs).
 ID_LIKE = re.compile(
@@ -439,7 +440,9 @@ def test_the_map_shows_the_households_of_a_town(
         " ORDER BY 3 DESC, 1 LIMIT 1",
         (latest,),
     ).fetchone()  # type: ignore[misc]
-    with serve_app(database_url) as base, open_page() as page:
+    town_official = make_user(database_url, Role.OFFICIAL, town)
+    village_official = make_user(database_url, Role.OFFICIAL, village)
+    with serve_app(database_url) as base, open_page(base, town_official.username) as page:
         page.goto(f"{base}/?area={town}")
         # Every household of the town is on the map: in a cluster or on its own.
         page.wait_for_function(
@@ -450,6 +453,8 @@ def test_the_map_shows_the_households_of_a_town(
             timeout=15_000,
         )
         page.screenshot(path=artifacts / "households-town.png")
+        assert page.outside_requests == []
+    with serve_app(database_url) as base, open_page(base, village_official.username) as page:
         page.goto(f"{base}/?area={village}")
         page.wait_for_function(
             "(n) => document.querySelectorAll('path.onemap-household').length === n",

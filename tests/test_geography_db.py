@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import psycopg
 import pytest
@@ -188,11 +189,8 @@ def test_init_twice_changes_nothing(database_url: str, conn: psycopg.Connection)
 
 
 @pytest.mark.parametrize("code", ["33", "3311", "331122"])
-def test_children_geojson_route(database_url: str, code: str, conn: psycopg.Connection) -> None:
-    from dashboards.app import create_app
-
-    client = create_app().server.test_client()
-    response = client.get(f"/api/areas/{code}/children.geojson?v=1")
+def test_children_geojson_route(leader_client: Any, code: str, conn: psycopg.Connection) -> None:
+    response = leader_client.get(f"/api/areas/{code}/children.geojson?v=1")
     assert response.status_code == 200
     assert response.mimetype == "application/geo+json"
     collection = json.loads(response.data)
@@ -210,11 +208,8 @@ def test_children_geojson_route(database_url: str, code: str, conn: psycopg.Conn
         assert feature["properties"]["name"]
 
 
-def test_unknown_area_is_a_clean_404(database_url: str) -> None:
-    from dashboards.app import create_app
-
-    client = create_app().server.test_client()
+def test_unknown_area_is_a_clean_404(leader_client: Any) -> None:
     for code in ("339999", "abc", "33'--"):
-        response = client.get(f"/api/areas/{code}/children.geojson")
+        response = leader_client.get(f"/api/areas/{code}/children.geojson")
         assert response.status_code == 404
         assert "Traceback" not in response.get_data(as_text=True)

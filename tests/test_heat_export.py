@@ -19,10 +19,9 @@ from layers.heatmap import HeatPoints, to_mercator, weighted_grid
 
 
 @pytest.fixture(scope="module")
-def client(database_url: str) -> Any:
-    from dashboards.app import create_app
-
-    return create_app().server.test_client()
+def client(leader_client: Any) -> Any:
+    """A province leader: exports are de-identified and audited for every role."""
+    return leader_client
 
 
 def weighted_count(conn: psycopg.Connection, code: str) -> tuple[float, int]:

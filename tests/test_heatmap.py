@@ -61,15 +61,17 @@ def test_tiles_join_without_seams() -> None:
 def test_heat_route_serves_png_tiles_of_the_warnings(
     derived: Any, database_url: str, conn: psycopg.Connection
 ) -> None:
-    from dashboards.app import create_app
+    from geo.access import Role
+    from tests.conftest import logged_in_client, make_user
 
     row = conn.execute(
-        "SELECT ST_X(h.geom), ST_Y(h.geom) FROM warning_month m JOIN household h"
+        "SELECT ST_X(h.geom), ST_Y(h.geom), h.village_code FROM warning_month m JOIN household h"
         " ON h.month = m.month AND h.household_id = m.household_id WHERE m.level = 'red'"
         " LIMIT 1"
     ).fetchone()
     assert row is not None
-    client = create_app().server.test_client()
+    # The official of that town: the tiles of the households as they are.
+    client = logged_in_client(database_url, make_user(database_url, Role.OFFICIAL, row[2][:9]))
     z = 11
     x, y = tile_of(row[0], row[1], z)
     hot = client.get(f"/tiles/heat/{z}/{x}/{y}.png")

@@ -20,10 +20,11 @@ LEVEL_ORDER = {"red": 0, "orange": 1, "yellow": 2, "none": 3}
 
 
 @pytest.fixture(scope="module")
-def client(database_url: str) -> Any:
-    from dashboards.app import create_app
+def client(database_url: str, province_planner: Any) -> Any:
+    """A planner over the province: every household point, de-identified."""
+    from tests.conftest import logged_in_client
 
-    return create_app().server.test_client()
+    return logged_in_client(database_url, province_planner)
 
 
 PUBLISHED = "(SELECT max(month) FROM published_month)"
@@ -97,11 +98,11 @@ def test_the_panel_tells_the_user_to_zoom_in_when_capped(
     from dashboards import viewdata
     from dashboards.panel import households_note
     from dashboards.state import View
-    from geo.scope import PROVINCE_SCOPE
+    from tests.conftest import PROVINCE_OFFICIAL
 
     town, total = biggest_town(conn)
     monkeypatch.setattr(viewdata, "MAX_FEATURES", 7)
-    data = viewdata.load_view(conn, PROVINCE_SCOPE, View(town, lang="en"))
+    data = viewdata.load_view(conn, PROVINCE_OFFICIAL, View(town, lang="en"))
     assert data.truncated and data.clustered and data.households == total
     note = households_note(data)[0]
     assert note.id == "households-truncated"

@@ -151,14 +151,14 @@ def household(derived: Any, conn: psycopg.Connection) -> str:
 def test_the_panel_speaks_the_views_language(household: str, conn: psycopg.Connection) -> None:
     from dashboards.panel import side_panel
     from dashboards.viewdata import load_view
-    from geo.scope import PROVINCE_SCOPE
+    from tests.conftest import PROVINCE_OFFICIAL
 
     village = conn.execute(
         "SELECT village_code FROM household WHERE household_id = %s LIMIT 1", (household,)
     ).fetchone()
     assert village is not None
     data = {
-        lang: load_view(conn, PROVINCE_SCOPE, View(village[0], lang=lang, household=household))
+        lang: load_view(conn, PROVINCE_OFFICIAL, View(village[0], lang=lang, household=household))
         for lang in LANGS
     }
     english = " ".join(texts(side_panel(data["en"], "http://example.test")))
@@ -192,14 +192,19 @@ def test_policy_names_follow_the_language(household: str, conn: psycopg.Connecti
     assert "Due but not received" in english or "Received" in english
 
 
-def test_door_page_in_both_languages(household: str, conn: psycopg.Connection) -> None:
-    from dashboards.app import create_app
+def test_door_page_in_both_languages(
+    household: str, conn: psycopg.Connection, database_url: str
+) -> None:
+    from geo.access import Role
+    from tests.conftest import logged_in_client, make_user
 
     row = conn.execute(
-        "SELECT token FROM household_token WHERE household_id = %s", (household,)
+        "SELECT t.token, h.village_code FROM household_token t JOIN household h"
+        " USING (household_id) WHERE t.household_id = %s LIMIT 1",
+        (household,),
     ).fetchone()
     assert row is not None
-    client = create_app().server.test_client()
+    client = logged_in_client(database_url, make_user(database_url, Role.OFFICIAL, row[1]))
     zh = client.get(f"/h/{row[0]}").get_data(as_text=True)
     en = client.get(f"/h/{row[0]}?lang=en").get_data(as_text=True)
     assert '<html lang="zh-CN">' in zh and "幸福清单" in zh
@@ -214,14 +219,17 @@ def test_door_page_in_both_languages(household: str, conn: psycopg.Connection) -
     assert reasons[0] in zh
     assert f"household={household}" in en and "lang=en" in en  # the map link keeps both
     missing = client.get("/h/" + "0" * 32 + "?lang=en")
-    assert missing.status_code == 404 and "Household not found" in missing.get_data(as_text=True)
-    assert "未找到该农户" in client.get("/h/" + "0" * 32).get_data(as_text=True)
+    assert missing.status_code == 403
+    assert "This household cannot be shown" in missing.get_data(as_text=True)
+    assert "无法查看该农户" in client.get("/h/" + "0" * 32).get_data(as_text=True)
+    malformed = client.get("/h/nope?lang=en")
+    assert malformed.status_code == 404 and "Household not found" in malformed.get_data(
+        as_text=True
+    )
 
 
-def test_api_errors_speak_the_language_asked(database_url: str) -> None:
-    from dashboards.app import create_app
-
-    client = create_app().server.test_client()
+def test_api_errors_speak_the_language_asked(leader_client: Any) -> None:
+    client = leader_client
     english = client.get("/api/areas/339999/children.geojson?lang=en")
     chinese = client.get("/api/areas/339999/children.geojson")
     assert english.status_code == chinese.status_code == 404

@@ -10,9 +10,11 @@ import psycopg
 import pytest
 from markupsafe import escape
 
+from geo.access import Role
 from geo.scope import PROVINCE_SCOPE, Scope
 from layers.portrait import UnknownHousehold, household_for_token, household_portrait
 from tests.browser import FIND_POINT_INSIDE, open_page, require_chromium, serve_app
+from tests.conftest import logged_in_client, make_user
 
 ID18 = re.compile(r"\d{17}[\dXx]")
 
@@ -43,23 +45,34 @@ def test_portrait_respects_the_scope(household: str, conn: psycopg.Connection) -
         household_portrait(conn, elsewhere, household)
 
 
-def test_door_code_page(household: str, database_url: str, conn: psycopg.Connection) -> None:
-    from dashboards.app import create_app
+def village_of(conn: psycopg.Connection, household: str) -> str:
+    row = conn.execute(
+        "SELECT village_code FROM household WHERE household_id = %s ORDER BY month DESC LIMIT 1",
+        (household,),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
 
+
+def test_door_code_page(household: str, database_url: str, conn: psycopg.Connection) -> None:
     token = household_portrait(conn, PROVINCE_SCOPE, household).token
-    client = create_app().server.test_client()
+    official = make_user(database_url, Role.OFFICIAL, village_of(conn, household))
+    client = logged_in_client(database_url, official)
     page = client.get(f"/h/{token}")
     assert page.status_code == 200 and household in page.get_data(as_text=True)
-    assert client.get("/h/" + "0" * 32).status_code == 404
+    assert client.get("/h/" + "0" * 32).status_code == 403  # unknown or elsewhere: one answer
     assert client.get("/h/not-a-token").status_code == 404
     # Names are text: a name with markup characters is escaped on the page.
     odd = conn.execute(
-        "SELECT t.token, p.name FROM person p JOIN household_token t USING (household_id)"
+        "SELECT t.token, p.name, h.village_code FROM person p"
+        " JOIN household_token t USING (household_id)"
+        " JOIN household h ON h.month = p.month AND h.household_id = p.household_id"
         " WHERE p.name ~ '[<>&\"]' AND p.month = (SELECT max(month) FROM published_month)"
         " LIMIT 1"
     ).fetchone()
     assert odd is not None  # the synthetic roster carries such names on purpose
-    page_text = client.get(f"/h/{odd[0]}").get_data(as_text=True)
+    official = make_user(database_url, Role.OFFICIAL, odd[2])
+    page_text = logged_in_client(database_url, official).get(f"/h/{odd[0]}").get_data(as_text=True)
     assert str(escape(odd[1])) in page_text  # Jinja's escaping, as the page uses
     if re.search(r"[<>&]", odd[1]):
         assert odd[1] not in page_text
@@ -70,13 +83,10 @@ def test_clicking_a_household_opens_its_portrait(
     household: str, database_url: str, conn: psycopg.Connection, artifacts: Path
 ) -> None:
     require_chromium()
-    village = conn.execute(
-        "SELECT village_code FROM household WHERE household_id = %s ORDER BY month DESC LIMIT 1",
-        (household,),
-    ).fetchone()
-    assert village is not None
-    with serve_app(database_url) as base, open_page() as page:
-        page.goto(f"{base}/?area={village[0]}")
+    village = village_of(conn, household)
+    official = make_user(database_url, Role.OFFICIAL, village)
+    with serve_app(database_url) as base, open_page(base, official.username) as page:
+        page.goto(f"{base}/?area={village}")
         page.wait_for_selector("path.onemap-household")
         # Click a household the way a person does: where it is drawn on top, once the map
         # has stopped moving (it fits the village's bounds as the page opens).

@@ -13,7 +13,9 @@ window.onemap = Object.assign({}, window.onemap, {
             const value = values[props.code];
             const breaks = hideout.breaks || [];
             fill = hideout.noData || "#d9d9d9";
-            if (value !== null) {
+            if (typeof value === "string") {  // a count shown as "<5"
+                fill = hideout.suppressedColour || fill;
+            } else if (value !== null) {
                 let i = breaks.findIndex(function (b) { return value <= b; });
                 if (i < 0) { i = breaks.length - 1; }
                 fill = (hideout.colours || [])[i] || fill;
@@ -33,6 +35,11 @@ window.onemap = Object.assign({}, window.onemap, {
     _label: function (template, n) {
         return String(template || "{n}").replace("{n}", n);
     },
+    _count: function (n, hideout) {
+        // Counts 1-4 read "<5" for roles without portrait rights (hideout.suppressBelow).
+        const below = (hideout && hideout.suppressBelow) || 0;
+        return n > 0 && n < below ? "<" + below : String(n);
+    },
     householdStyle: function (feature, context) {
         // Colour by warning level; a household placed only inside its village (no GPS) is hollow.
         // Also the layer's `style`, so Leaflet's restyling never falls back to a default.
@@ -47,7 +54,8 @@ window.onemap = Object.assign({}, window.onemap, {
             weight: selected ? 3 : (exact ? 1 : 2), fillColor: colour,
             fillOpacity: exact ? 0.85 : 0.35, dashArray: exact ? null : "2 2",
             className: "onemap-household onemap-household-" + p.precision +
-                " onemap-level-" + level + " onemap-hh-" + p.household_id +
+                " onemap-level-" + level +
+                (p.household_id ? " onemap-hh-" + p.household_id : " onemap-deidentified") +
                 (selected ? " onemap-selected" : "")
         };
     },
@@ -62,6 +70,13 @@ window.onemap = Object.assign({}, window.onemap, {
         const p = feature.properties;
         if (p.cluster) { return; }  // clusters get their tooltip in householdCluster
         const labels = ((context && context.hideout) || {}).labels || {};
+        const label = document.createElement("span");
+        if (!p.household_id) {  // de-identified: only its warning level
+            label.textContent = [(labels.level || {})[p.warning_level || "none"] || "",
+                labels.deidentified || ""].filter(Boolean).join(" · ");
+            layer.bindTooltip(label);
+            return;
+        }
         const parts = [
             p.household_id,
             (labels.status || {})[p.status] || p.status,
@@ -69,7 +84,6 @@ window.onemap = Object.assign({}, window.onemap, {
             (labels.level || {})[p.warning_level || "none"] || ""
         ];
         if (p.precision !== "gps" && labels.estimated) { parts.push(labels.estimated); }
-        const label = document.createElement("span");
         label.textContent = parts.filter(Boolean).join(" · ");
         layer.bindTooltip(label);
     },
@@ -101,9 +115,11 @@ window.onemap = Object.assign({}, window.onemap, {
         const size = p.point_count < 10 ? 28 : p.point_count < 100 ? 34 : p.point_count < 1000 ? 40 : 46;
         const element = document.createElement("div");
         element.style.background = (hideout.colours || {})[worst] || "#555";
-        element.dataset.count = String(p.point_count);  // exact, where the label abbreviates
+        const exact = window.onemap._count(p.point_count, hideout);
+        element.dataset.count = exact;  // exact (unless suppressed), where the label abbreviates
         const count = document.createElement("span");
-        count.textContent = String(p.point_count_abbreviated);
+        count.textContent = exact === String(p.point_count) ? String(p.point_count_abbreviated)
+            : exact;
         element.appendChild(count);
         const marker = L.marker(latlng, {
             icon: L.divIcon({
@@ -111,10 +127,11 @@ window.onemap = Object.assign({}, window.onemap, {
                 iconSize: L.point(size, size)
             })
         });
-        const tooltip = [window.onemap._label(labels.cluster, p.point_count)];
+        const tooltip = [window.onemap._label(labels.cluster, exact)];
         order.slice().reverse().forEach(function (level) {
             if (counts[level] > 0) {
-                tooltip.push(((labels.level || {})[level] || level) + " " + counts[level]);
+                tooltip.push(((labels.level || {})[level] || level) + " " +
+                    window.onemap._count(counts[level], hideout));
             }
         });
         const label = document.createElement("span");
@@ -131,8 +148,10 @@ window.onemap = Object.assign({}, window.onemap, {
             let text = feature.properties.name;
             if (feature.properties.code in values) {
                 const value = values[feature.properties.code];
-                text += " · " + (value === null ? (hideout.noDataLabel || "—")
-                    : value.toFixed(hideout.decimals || 0) + " " + (hideout.unit || ""));
+                const shown = typeof value === "string" ? value  // "<5"
+                    : value === null ? null : value.toFixed(hideout.decimals || 0);
+                text += " · " + (shown === null ? (hideout.noDataLabel || "—")
+                    : shown + " " + (hideout.unit || ""));
             }
             label.textContent = text;
             return label;
@@ -150,3 +169,18 @@ window.dash_clientside.onemap = {
         return doc.lang;
     }
 };
+
+/* A callback or layer request whose session has ended answers 401: go to the login page and come
+   back to this view afterwards. */
+(function () {
+    const fetchFirst = window.fetch.bind(window);
+    window.fetch = function () {
+        return fetchFirst.apply(null, arguments).then(function (response) {
+            if (response.status === 401 && window.location.pathname !== "/login") {
+                const here = window.location.pathname + window.location.search;
+                window.location.assign("/login?next=" + encodeURIComponent(here));
+            }
+            return response;
+        });
+    };
+})();

@@ -1,0 +1,106 @@
+"""What a user may see of an area's households on the map: identified points or de-identified.
+
+Officials get every household of their area as it is. Leaders get the households whose open
+warnings they oversee identified (they may open those portraits) and the rest de-identified;
+planners and auditors get every point de-identified (:mod:`layers.deidentify`: displaced inside
+the village, no id); a role with neither right gets none. The household ids a response carries
+are returned too: the caller writes them to the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+
+from geo.access import PortraitAccess, User, suppress
+from geo.scope import Scope
+from layers.deidentify import deidentify_features, village_polygons
+from layers.households import households_geojson
+
+#: Warning statuses that are still open (etl/sql/derive_warnings.sql uses the same list).
+OPEN_STATUSES = ("raised", "acknowledged", "verified")
+#: Properties a de-identified point keeps (the rest could single a household out).
+_DEIDENTIFIED_KEEP = ("household_id", "village_code", "warning_level", "precision")
+
+_WARNED_SQL = """
+SELECT DISTINCT w.household_id FROM warning w
+WHERE w.status = ANY(%(open)s)
+  AND w.village_code >= %(area)s AND w.village_code < %(area)s || ':'
+  AND w.village_code LIKE %(scope_like)s
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PointLayer:
+    """A household layer as one user may see it."""
+
+    body: bytes
+    #: Households shown identified (to be written to the audit trail).
+    household_ids: tuple[str, ...]
+
+
+def empty_layer() -> PointLayer:
+    """No households at all."""
+    body = {"type": "FeatureCollection", "features": [], "total": 0, "truncated": False}
+    return PointLayer(orjson.dumps(body), ())
+
+
+def warned_households(conn: psycopg.Connection, scope: Scope, code: str) -> set[str]:
+    """Households of area ``code`` (inside ``scope``) with an open warning."""
+    rows = conn.execute(
+        _WARNED_SQL, {"open": list(OPEN_STATUSES), "area": code, "scope_like": scope.like}
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _ids(features: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(str(f["properties"]["household_id"]) for f in features)
+
+
+def _deidentified(conn: psycopg.Connection, features: list[dict[str, Any]]) -> list[Any]:
+    if not features:
+        return []
+    stripped = [
+        {**f, "properties": {k: f["properties"].get(k) for k in _DEIDENTIFIED_KEEP}}
+        for f in features
+    ]
+    villages = village_polygons(conn, {f["properties"]["village_code"] for f in stripped})
+    moved = deidentify_features({"type": "FeatureCollection", "features": stripped}, villages)
+    return list(moved["features"])
+
+
+def household_points(conn: psycopg.Connection, user: User, code: str, month: dt.date) -> PointLayer:
+    """The households of town or village ``code`` as ``user`` may see them.
+
+    Parameters
+    ----------
+    conn
+        A connection in the user's scope (``geo.db.scoped``).
+    user
+        Who asks: the role decides what is identified.
+    code
+        An area inside the user's jurisdiction.
+    month
+        The published month drawn.
+    """
+    permissions = user.permissions
+    body = households_geojson(conn, user.scope, code, month)
+    if permissions.identified_points:
+        return PointLayer(body, _ids(orjson.loads(body)["features"]))
+    if not permissions.deidentified_layers:
+        return empty_layer()
+    collection = orjson.loads(body)
+    features: list[dict[str, Any]] = collection["features"]
+    keep: set[str] = set()
+    if permissions.portraits is PortraitAccess.WARNED:
+        keep = warned_households(conn, user.scope, code)
+    shown = [f for f in features if f["properties"]["household_id"] in keep]
+    hidden = [f for f in features if f["properties"]["household_id"] not in keep]
+    collection["features"] = shown + _deidentified(conn, hidden)
+    collection["total"] = suppress(int(collection["total"]), user)
+    collection["deidentified"] = True
+    return PointLayer(orjson.dumps(collection), _ids(shown))

@@ -1,0 +1,45 @@
+"""Replay a Dash callback the way dash-renderer does: POST /_dash-update-component."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def callback_map() -> dict[str, Any]:
+    """The app's callbacks (every app built by ``create_app`` has the same)."""
+    from dashboards.app import create_app
+
+    return dict(create_app().callback_map)
+
+
+def inputs_of(spec: dict[str, Any]) -> str:
+    """A callback's name in tests: its inputs, ``id.property`` joined by commas."""
+    return ",".join(f"{i['id']}.{i['property']}" for i in spec["inputs"])
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def dash_update_as(client: Any, inputs: str, values: dict[str, Any]) -> Any:
+    """POST the callback named by ``inputs`` with ``values`` (``id.property`` → value).
+
+    The CSRF header is read from the client's ``_csrf_token`` cookie, as dash-renderer does.
+    """
+    key, spec = next((k, v) for k, v in callback_map().items() if inputs_of(v) == inputs)
+    outputs = [
+        {"id": o.component_id, "property": o.component_property} for o in _list(spec["output"])
+    ]
+    body = {
+        "output": key,
+        "outputs": outputs if isinstance(spec["output"], list) else outputs[0],
+        "inputs": [
+            {**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]
+        ],
+        "state": [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in spec["state"]],
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]],
+    }
+    token = client.get_cookie("_csrf_token").value
+    return client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": token})

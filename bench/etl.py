@@ -41,7 +41,6 @@ def bench_database() -> str:
     url = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v})
     with psycopg.connect(url, autocommit=True) as conn:
         migrate.migrate(conn)
-        db.ensure_app_login(conn)  # the app (and so the map benchmark) logs in as this role
         load_geography(conn, settings.geo)
     return url
 

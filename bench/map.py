@@ -46,6 +46,8 @@ def _client(url: str, username: str) -> Any:
     from geo import db
 
     db.close_pool()
+    with psycopg.connect(url, autocommit=True) as conn:
+        db.ensure_app_login(conn)  # the app's role, with the password this process will use
     client = create_app().server.test_client()
     log_in_client(client, username)
     return client

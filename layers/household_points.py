@@ -10,6 +10,9 @@ are returned too: the caller writes them to the audit trail.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +32,16 @@ _DEIDENTIFIED_KEEP = ("household_id", "village_code", "warning_level", "precisio
 _WARNED_SQL = """
 SELECT DISTINCT w.household_id FROM warning w
 WHERE w.status = ANY(%(open)s)
+  AND w.county_code = left(%(area)s, 6)  -- households are drawn at town and village level
   AND w.village_code >= %(area)s AND w.village_code < %(area)s || ':'
   AND w.village_code LIKE %(scope_like)s
 """
+
+
+#: De-identified point lists by a digest of the features they came from (most recent last).
+_cache: OrderedDict[bytes, list[Any]] = OrderedDict()
+_CACHE_SIZE = 256
+_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +72,29 @@ def _ids(features: list[dict[str, Any]]) -> tuple[str, ...]:
 
 
 def _deidentified(conn: psycopg.Connection, features: list[dict[str, Any]]) -> list[Any]:
+    """The features displaced and stripped, from a memory cache when computed before.
+
+    The result depends only on which households are given (their points, villages and the
+    displacement key are fixed for a published month), so the cache key is a digest of the
+    features themselves: a republished month or a changed warning gives another key.
+    """
     if not features:
         return []
+    key = hashlib.sha256(orjson.dumps(features)).digest()
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    moved = _displace(conn, features)
+    with _cache_lock:
+        _cache[key] = moved
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return moved
+
+
+def _displace(conn: psycopg.Connection, features: list[dict[str, Any]]) -> list[Any]:
     stripped = [
         {**f, "properties": {k: f["properties"].get(k) for k in _DEIDENTIFIED_KEEP}}
         for f in features

@@ -198,18 +198,23 @@ def wait_until_map_fits(page: Any) -> None:
     )
 
 
-def click_area(page: Any, code: str) -> None:
-    """Click inside an area's polygon, as a person would."""
-    element = page.locator(f"path.onemap-area-{code}")
+def visible_point(page: Any, selector: str) -> tuple[float, float]:
+    """A screen point where the first ``selector`` path is drawn on top, once the map settled."""
+    element = page.locator(selector).first
     point = None
-    for _ in range(50):  # the map may still be settling after a zoom animation
+    for _ in range(60):  # the map may still be settling after a zoom animation
         if page.locator(".leaflet-zoom-anim").count() == 0:
             point = element.evaluate(FIND_POINT_INSIDE)
             if point is not None:
                 break
         page.wait_for_timeout(100)
-    assert point is not None, f"no visible point inside area {code}"
-    page.mouse.click(point[0], point[1])
+    assert point is not None, f"nothing visible to point at: {selector}"
+    return point[0], point[1]
+
+
+def click_area(page: Any, code: str) -> None:
+    """Click inside an area's polygon, as a person would."""
+    page.mouse.click(*visible_point(page, f"path.onemap-area-{code}"))
 
 
 def crumbs(page: Any) -> list[str]:

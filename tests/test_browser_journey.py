@@ -15,7 +15,6 @@ import pytest
 
 from geo.access import Role
 from tests.browser import (
-    FIND_POINT_INSIDE,
     child_codes,
     click_area,
     crumbs,
@@ -24,6 +23,7 @@ from tests.browser import (
     open_page,
     require_chromium,
     serve_app,
+    visible_point,
     wait_for_children,
     wait_until_map_fits,
 )
@@ -103,15 +103,7 @@ def wait_for_heat_tiles(page: Any) -> None:
 
 def click_household(page: Any, household: str) -> None:
     """Click a household's point where it is drawn on top, once the map has settled."""
-    point = None
-    for _ in range(60):
-        if page.locator(".leaflet-zoom-anim").count() == 0:
-            point = page.locator(f"path.onemap-hh-{household}").evaluate(FIND_POINT_INSIDE)
-            if point is not None:
-                break
-        page.wait_for_timeout(100)
-    assert point is not None, f"household {household} is not clickable"
-    page.mouse.click(point[0], point[1])
+    page.mouse.click(*visible_point(page, f"path.onemap-hh-{household}"))
 
 
 def view_summary(page: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 from geo import audit
 from geo.access import SUPPRESSED, Role, User
+from tests.accounts import warned_household
 from tests.conftest import logged_in_client, make_user
 from tests.dash_calls import dash_update_as
 
@@ -19,15 +20,7 @@ from tests.dash_calls import dash_update_as
 @pytest.fixture(scope="module")
 def household(derived: Any, database_url: str) -> dict[str, str]:
     """A household with an open warning and a door code in 缙云县."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT w.household_id, w.village_code, t.token FROM warning w"
-            " JOIN household_token t USING (household_id)"
-            " WHERE w.status IN ('raised', 'acknowledged', 'verified')"
-            " AND w.village_code LIKE '331122%' ORDER BY w.score DESC, 1 OFFSET 3 LIMIT 1"
-        ).fetchone()
-    assert row is not None
-    return {"id": row[0], "village": row[1], "token": row[2]}
+    return warned_household(database_url, rank=3)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 
 from dashboards import auth
 from geo.access import Role, User
+from tests.accounts import warned_household
 from tests.conftest import PASSWORD, logged_in_client, login, make_user
 
 
@@ -23,15 +24,7 @@ def anonymous() -> Any:
 @pytest.fixture(scope="module")
 def household(derived: Any, database_url: str) -> dict[str, str]:
     """A household with an open warning and a door code, its village and another county's."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT w.household_id, w.village_code, t.token FROM warning w"
-            " JOIN household_token t USING (household_id)"
-            " WHERE w.status IN ('raised', 'acknowledged', 'verified')"
-            " AND w.village_code LIKE '331122%' ORDER BY w.score DESC, 1 LIMIT 1"
-        ).fetchone()
-    assert row is not None
-    return {"id": row[0], "village": row[1], "token": row[2]}
+    return warned_household(database_url)
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,13 @@ from etl.run import run_month
 from geo.access import Role
 from geo.errors import FeedUnreadable
 from tests.browser import (
-    FIND_POINT_INSIDE,
     csp_violations,
     log_in,
     open_page,
     require_chromium,
     serve_app,
     server_log,
+    visible_point,
 )
 from tests.conftest import KEY, MONTH, NEXT, logged_in_client, make_user
 from tests.privacy import NATIONAL_ID, national_ids
@@ -172,15 +172,7 @@ def journey(injected: Injected, database_url: str, artifacts: Path) -> Journey:
 
 
 def _hover(page: Any, household: str) -> str:
-    point = None
-    for _ in range(60):
-        if page.locator(".leaflet-zoom-anim").count() == 0:
-            point = page.locator(f"path.onemap-hh-{household}").evaluate(FIND_POINT_INSIDE)
-            if point is not None:
-                break
-        page.wait_for_timeout(100)
-    assert point is not None
-    page.mouse.move(point[0], point[1])
+    page.mouse.move(*visible_point(page, f"path.onemap-hh-{household}"))
     tooltip = page.locator(".leaflet-tooltip").last
     tooltip.wait_for(timeout=15_000)
     return str(tooltip.inner_text())

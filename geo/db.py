@@ -43,22 +43,28 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.autocommit = True
 
 
+def _new_pool(dsn: str, settings: DatabaseSettings, max_size: int, suffix: str) -> ConnectionPool:
+    """An open pool of autocommit connections, named ``onemap<suffix>`` (also in pg_stat)."""
+    pool = ConnectionPool(
+        dsn,
+        min_size=settings.pool_min_size,
+        max_size=max_size,
+        kwargs={"application_name": f"{settings.application_name}{suffix}"},
+        configure=_configure,
+        open=True,
+        name=f"onemap{suffix}",
+    )
+    pool.wait(timeout=30)
+    return pool
+
+
 def open_pool(settings: DatabaseSettings | None = None) -> ConnectionPool:
     """Open the process-wide pool (idempotent); the entry point (CLI, app) calls this once."""
     global _pool  # noqa: PLW0603 — one pool per process is the design
     settings = settings or get_settings().db
     with _pool_lock:
         if _pool is None:
-            _pool = ConnectionPool(
-                database_url(settings),
-                min_size=settings.pool_min_size,
-                max_size=settings.pool_max_size,
-                kwargs={"application_name": settings.application_name},
-                configure=_configure,
-                open=True,
-                name="onemap",
-            )
-            _pool.wait(timeout=30)
+            _pool = _new_pool(database_url(settings), settings, settings.pool_max_size, "")
     return _pool
 
 
@@ -196,16 +202,7 @@ def open_app_pool(settings: DatabaseSettings | None = None) -> ConnectionPool:
         if _app_pool is None:
             dsn = app_database_url(settings)
             _check_app_login(dsn)
-            _app_pool = ConnectionPool(
-                dsn,
-                min_size=settings.pool_min_size,
-                max_size=settings.app_pool_max_size,
-                kwargs={"application_name": f"{settings.application_name}-app"},
-                configure=_configure,
-                open=True,
-                name="onemap-app",
-            )
-            _app_pool.wait(timeout=30)
+            _app_pool = _new_pool(dsn, settings, settings.app_pool_max_size, "-app")
     return _app_pool
 
 

@@ -323,9 +323,15 @@ def _demo_jurisdictions(conn: psycopg.Connection) -> dict[Role, str]:
     if county_row is None:
         raise InvalidUser("no geography loaded: run `onemap init` before making demo users")
     county = county_row[0]
+    # The demo official gets the county's most populous village of the latest month, so the
+    # village map has households to open (any village when no month is loaded yet).
     village_row = conn.execute(
-        "SELECT min(code) FROM admin_area WHERE level = 'village' AND county_code = %s",
-        (county,),
+        "SELECT coalesce("
+        " (SELECT h.village_code FROM household h"
+        "  WHERE h.month = (SELECT max(month) FROM published_month) AND h.county_code = %(c)s"
+        "  GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),"
+        " (SELECT min(code) FROM admin_area WHERE level = 'village' AND county_code = %(c)s))",
+        {"c": county},
     ).fetchone()
     village = village_row[0] if village_row and village_row[0] else county + "000"
     return {

@@ -239,12 +239,21 @@ def test_database_checks_role_and_jurisdiction_too(conn: psycopg.Connection) -> 
             conn.execute(insert, (unique("r"), role, code))
 
 
+@pytest.mark.usefixtures("loaded")
 def test_demo_users_one_per_role_passwords_only_once(conn: psycopg.Connection) -> None:
     created = users.ensure_demo_users(conn)
     demo = {r.user.username: r.user for r in users.list_users(conn) if r.user.username in created}
     assert {u.role for u in demo.values()} == set(Role)
     assert demo["demo-county"].jurisdiction == "331122"
-    assert demo["demo-official"].jurisdiction.startswith("331122")
+    village = demo["demo-official"].jurisdiction
+    assert village.startswith("331122")
+    # The demo official's village has households to show (the county's most populous).
+    counts = conn.execute(
+        "SELECT village_code, count(*) FROM household"
+        " WHERE month = (SELECT max(month) FROM published_month) AND county_code = '331122'"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    ).fetchone()
+    assert counts is not None and counts[0] == village and counts[1] > 0
     assert users.ensure_demo_users(conn) == {}  # idempotent, nothing reprinted
     with db.app_connection() as app_conn:
         assert users.authenticate(app_conn, "demo-planner", created["demo-planner"]).role is (

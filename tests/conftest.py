@@ -128,6 +128,18 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
+@pytest.fixture
+def rolled_back(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """The owner's connection in one transaction, rolled back afterwards: nothing outlives the
+    test (hand-built rows, tampering, dropped policies)."""
+    conn.autocommit = False
+    try:
+        yield conn
+    finally:
+        conn.rollback()
+        conn.autocommit = True
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Where screenshots and other test artifacts are kept."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -67,14 +66,9 @@ def chain(database_url: str) -> list[audit.AuditEntry]:
 
 
 @pytest.fixture
-def owner(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+def owner(rolled_back: psycopg.Connection) -> psycopg.Connection:
     """The owner in a transaction that is rolled back: tampering never outlives the test."""
-    conn.autocommit = False
-    try:
-        yield conn
-    finally:
-        conn.rollback()
-        conn.autocommit = True
+    return rolled_back
 
 
 def test_rows_chain_and_verify(conn: psycopg.Connection, chain: list[audit.AuditEntry]) -> None:

@@ -4,7 +4,6 @@ hand-built households, rollups that add up, supervision findings and reproducibi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
 import psycopg
@@ -30,20 +29,15 @@ _HOUSEHOLD_COLUMNS = (
 
 
 @pytest.fixture
-def hand(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+def hand(rolled_back: psycopg.Connection) -> psycopg.Connection:
     """A transaction for hand-built rows (in their own month's partitions), rolled back."""
-    conn.autocommit = False
-    try:
-        for table in ("household_features", "member_features", "benefit"):
-            conn.execute(
-                sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES IN ({})").format(
-                    sql.Identifier(f"{table}_hand"), sql.Identifier(table), sql.Literal(HAND)
-                )
+    for table in ("household_features", "member_features", "benefit"):
+        rolled_back.execute(
+            sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES IN ({})").format(
+                sql.Identifier(f"{table}_hand"), sql.Identifier(table), sql.Literal(HAND)
             )
-        yield conn
-    finally:
-        conn.rollback()
-        conn.autocommit = True
+        )
+    return rolled_back
 
 
 def household(conn: psycopg.Connection, household_id: str, **values: object) -> None:

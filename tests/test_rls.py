@@ -3,8 +3,6 @@ nothing without one, no partition directly; and dropping a policy is caught by t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from psycopg import sql
@@ -83,17 +81,6 @@ def village(derived: DeriveResult, database_url: str) -> str:
         ).fetchone()
     assert row is not None
     return row[0]
-
-
-@pytest.fixture
-def as_app_in_owner_transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """The owner's connection in a transaction that is rolled back, able to SET ROLE."""
-    conn.autocommit = False
-    try:
-        yield conn
-    finally:
-        conn.rollback()
-        conn.autocommit = True
 
 
 def test_protected_tables_match_the_catalog(conn: psycopg.Connection) -> None:
@@ -255,9 +242,9 @@ def test_warning_lifecycle_only_inside_the_scope(conn: psycopg.Connection, villa
 
 
 def test_dropping_a_policy_makes_the_leak_check_fail(
-    as_app_in_owner_transaction: psycopg.Connection, village: str
+    rolled_back: psycopg.Connection, village: str
 ) -> None:
-    conn = as_app_in_owner_transaction
+    conn = rolled_back  # the owner's, able to SET ROLE
     expected = expected_counts(conn, village)
 
     def check_as_app(table: str) -> None:

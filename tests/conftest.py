@@ -35,8 +35,12 @@ from tests.accounts import PASSWORD
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 #: The private test cluster: its own folder and port, durability off (it is thrown away).
+#: ONEMAP_TEST_DB_PORT lets two checkouts on one machine run their suites side by side.
 TEST_CLUSTER = DatabaseSettings(
-    url=None, data_dir=ROOT / ".onemap" / "test-pg", port=55433, fsync=False
+    url=None,
+    data_dir=ROOT / ".onemap" / "test-pg",
+    port=int(os.environ.get("ONEMAP_TEST_DB_PORT", "55433")),
+    fsync=False,
 )
 _TEMPLATE_LOCK = 7_402_113_302
 SETTINGS = WarningSettings()

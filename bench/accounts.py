@@ -6,9 +6,9 @@ from typing import Any
 
 import psycopg
 
-from geo.access import Role
-from geo.errors import InvalidUser
-from geo.users import add_user, set_password
+from core.access import Role
+from core.errors import InvalidUser
+from core.users import add_user, set_password
 
 #: The benchmark users' password (benchmark database only).
 PASSWORD = "bench-password-0123"

@@ -13,14 +13,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from etl.derive.run import derive_month
+from analytics.run import derive_month
+from core import cluster, db, migrate
+from core.scope import PROVINCE_SCOPE
+from core.settings import get_settings
 from etl.pseudonymise import Pseudonymiser
 from etl.run import run_month
-from geo import cluster, db, migrate
 from geo.admin import villages_frame
 from geo.admin_load import load_geography
-from geo.scope import PROVINCE_SCOPE
-from geo.settings import get_settings
+from synth.geography import synthesise_towns_villages
 
 MONTH = "2024-06"
 FEEDS = Path(".onemap/bench/feeds-full") / MONTH
@@ -41,13 +42,13 @@ def bench_database() -> str:
     url = psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items() if v})
     with psycopg.connect(url, autocommit=True) as conn:
         migrate.migrate(conn)
-        load_geography(conn, settings.geo)
+        load_geography(conn, settings.geo, synthesise_towns_villages)
     return url
 
 
 def run(rows: list[tuple[str, str, str, str]]) -> str:
     """Add the ETL and derive figures to the benchmark table; return the database URL."""
-    from etl.synth import generate
+    from synth import generate
 
     url = bench_database()
     if not (FEEDS / "manifest.json").is_file():

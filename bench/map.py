@@ -19,7 +19,7 @@ import psycopg
 
 from bench import browser
 from bench.accounts import bench_user, log_in_client
-from geo.access import Role
+from core.access import Role
 
 Row = tuple[str, str, str, str]
 
@@ -39,11 +39,11 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def _client(url: str, username: str) -> Any:
     os.environ["DATABASE_URL"] = url
-    from geo.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
+    from core import db
     from dashboards.app import create_app
-    from geo import db
 
     db.close_pool()
     with psycopg.connect(url, autocommit=True) as conn:

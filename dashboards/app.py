@@ -11,6 +11,7 @@ from typing import Any
 import dash
 from dash import html
 
+from core.settings import get_settings
 from dashboards import auth, callbacks, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
@@ -18,7 +19,6 @@ from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.routes import api
 from dashboards.viewer import optional_user
-from geo.settings import get_settings
 
 ASSETS = Path(__file__).parent / "assets"
 #: Dash's page, with the language set (Chinese until the view says otherwise: CJK fonts pick it).

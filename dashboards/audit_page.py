@@ -17,14 +17,14 @@ import psycopg
 from flask import Blueprint, Response, render_template_string, request
 from psycopg import sql
 
+from core import db
+from core.access import User
+from core.errors import BEIJING, OutOfScope
+from core.scope import is_admin_code
 from dashboards.messages import HTML_LANG, normalise_lang, t
 from dashboards.pages import lang_links
 from dashboards.viewer import NotPermitted, current_user
 from dashboards.websettings import get_web_settings
-from geo import db
-from geo.access import User
-from geo.errors import BEIJING, OutOfScope
-from geo.scope import is_admin_code
 
 audit_pages = Blueprint("onemap_audit", __name__)
 

@@ -3,7 +3,7 @@
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) holding the
 username, the login time, the last time it was used and a CSRF token; the user itself is read
 from ``app_user`` on every request, so a disabled account stops at once. Passwords, the lockout
-and the attempt log are ``geo.users.authenticate``'s.
+and the attempt log are ``core.users.authenticate``'s.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from core import db
+from core.access import Role, User
+from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, http_status
+from core.users import authenticate
 from dashboards.messages import normalise_lang, t
 from dashboards.pages import login_page
 from dashboards.viewer import CsrfRejected, NotLoggedIn
 from dashboards.websettings import get_web_settings
-from geo import db
-from geo.access import Role, User
-from geo.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, http_status
-from geo.users import authenticate
 
 SESSION_COOKIE = "onemap_session"
 #: dash-renderer sends the value of this cookie in this header with every callback

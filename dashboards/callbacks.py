@@ -13,6 +13,10 @@ import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, State, no_update
 
+from core import audit, db
+from core.access import SUPPRESS_BELOW, User
+from core.errors import AuditWriteFailed
+from core.settings import get_settings
 from dashboards import ids
 from dashboards.auth import csrf_token
 from dashboards.layout import HOUSEHOLD_PANE
@@ -22,10 +26,6 @@ from dashboards.routes import children_url, heat_url, households_url, outline_ur
 from dashboards.state import View
 from dashboards.viewdata import ViewData, load_view
 from dashboards.viewer import current_user, mark_personal, request_id
-from geo import audit, db
-from geo.access import SUPPRESS_BELOW, User
-from geo.errors import AuditWriteFailed
-from geo.settings import get_settings
 from layers.households import HOUSEHOLD_COLOURS
 from layers.portrait import household_access
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dash_leaflet as dl
 from dash import dcc, html
 
+from core import db
+from core.access import User
+from core.settings import MapSettings
 from dashboards import ids
 from dashboards.auth import csrf_token
 from dashboards.messages import DEFAULT_LANG, t
 from dashboards.panel import aria_label, topbar
-from geo import db
-from geo.access import User
 from geo.admin import get_area
-from geo.settings import MapSettings
 
 _AREA_STYLE = {"variable": "onemap.areaStyle"}
 _OUTLINE_STYLE = {"variable": "onemap.outlineStyle"}

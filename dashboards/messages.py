@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import AuditWriteFailed, DataSourceError, OneMapError, OutOfScope, UnknownArea
 from dashboards.viewer import CsrfRejected, DoorCodeRefused, NotLoggedIn, NotPermitted
-from geo.errors import AuditWriteFailed, DataSourceError, OneMapError, OutOfScope, UnknownArea
 from layers.heatmap import UnknownTile
 from layers.portrait import UnknownHousehold
 

@@ -10,12 +10,12 @@ from typing import Any
 
 from dash import dcc, html
 
+from core.access import PortraitAccess, User, suppress
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url, may_export
 from dashboards.state import View
 from dashboards.viewdata import ViewData
-from geo.access import PortraitAccess, User, suppress
 from geo.admin import Area
 from layers.choropleth import Choropleth, LegendEntry
 from layers.households import HOUSEHOLD_COLOURS, MAX_FEATURES

@@ -1,7 +1,7 @@
 """Flask routes beside Dash: GeoJSON layers, heat tiles, the heat GeoTIFF, the door page, health.
 
 The routes are thin: the domain code in ``layers/`` returns bytes or data. Every route reads
-the logged-in user (:mod:`dashboards.viewer`), reads PostGIS only through ``geo.db.scoped`` in
+the logged-in user (:mod:`dashboards.viewer`), reads PostGIS only through ``core.db.scoped`` in
 that user's jurisdiction (row-level security) and checks the area or household asked for
 against it; a response showing personal data writes its audit row in the same transaction. The
 routes set caching headers and map onemap errors to HTTP statuses with a message in the
@@ -16,6 +16,10 @@ from urllib.parse import urlencode
 import psycopg
 from flask import Blueprint, Response, jsonify, request
 
+from core import audit, db
+from core.access import User, can_view_portrait
+from core.errors import OneMapError, http_status
+from core.scope import Scope
 from dashboards.door import door_login_page, door_page, not_found_page
 from dashboards.messages import error_message, normalise_lang
 from dashboards.viewer import (
@@ -27,11 +31,7 @@ from dashboards.viewer import (
     optional_user,
     request_id,
 )
-from geo import audit, db
-from geo.access import User, can_view_portrait
 from geo.admin import data_version, get_area
-from geo.errors import OneMapError, http_status
-from geo.scope import Scope
 from layers.boundaries import area_geojson, children_geojson
 from layers.heat_export import geotiff_bytes, heat_filename, heat_grid
 from layers.heatmap import UnknownTile, tile_png
@@ -240,7 +240,7 @@ def health() -> Response:
 
 
 def status_of(error: OneMapError) -> int:
-    """The HTTP status of an error: the web layer's own first, then ``geo.errors``."""
+    """The HTTP status of an error: the web layer's own first, then ``core.errors``."""
     for cls, status in WEB_STATUS:
         if isinstance(error, cls):
             return status

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from core import db
+from core.settings import get_settings
 from dashboards.app import create_app
-from geo import db
-from geo.settings import get_settings
 
 
 def run(host: str | None = None, port: int | None = None) -> None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 
 import psycopg
 
+from core.access import User, can_view_portrait
+from core.errors import OutOfScope, UnknownArea
+from core.scope import LEVEL_CODE_LENGTHS, Scope
 from dashboards.state import View
-from geo.access import User, can_view_portrait
 from geo.admin import Area, children, data_version, get_area, lineage
-from geo.errors import OutOfScope, UnknownArea
-from geo.scope import LEVEL_CODE_LENGTHS, Scope
 from layers.choropleth import Choropleth, children_choropleth, suppressed
 from layers.heatmap import heat_version
 from layers.households import (

@@ -1,15 +1,15 @@
 """Who is asking: the logged-in user of the current request, the request's id, and the refusals.
 
 The login gate (:mod:`dashboards.auth`) puts the user on ``flask.g``; every route and callback
-reads it here and works inside ``user.scope`` (``geo.db.scoped``).
+reads it here and works inside ``user.scope`` (``core.db.scoped``).
 """
 
 from __future__ import annotations
 
 from flask import g, has_request_context
 
-from geo.access import User
-from geo.errors import OneMapError, OutOfScope
+from core.access import User
+from core.errors import OneMapError, OutOfScope
 
 
 class NotLoggedIn(OneMapError, PermissionError):
@@ -45,7 +45,7 @@ class DoorCodeRefused(OutOfScope):
     user_msg = "Unknown door code, or the household is outside your jurisdiction."
 
 
-#: HTTP statuses of the web layer's own errors (geo.errors.HTTP_STATUS covers the rest).
+#: HTTP statuses of the web layer's own errors (core.errors.HTTP_STATUS covers the rest).
 WEB_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
     (NotLoggedIn, 401),
     (CsrfRejected, 403),

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo import keyfile
+from core import keyfile
 
 
 class WebSettings(BaseSettings):

@@ -1,1 +1,1 @@
-"""Department feeds → validated, pseudonymised, geocoded, loaded; derived analytics."""
+"""Feeds in → validated, pseudonymised, geocoded, loaded and published (nothing synthetic)."""

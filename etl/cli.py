@@ -1,20 +1,19 @@
-"""`onemap synth` and `onemap etl run`: make a month of department feeds, and load one."""
+"""`onemap etl run`: validate, pseudonymise, geocode, load and publish a month of feeds."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core import db
+from core.settings import get_settings
 from etl.feedspec import FEEDS
-from geo import db
-from geo.scope import PROVINCE_SCOPE
-from geo.settings import get_settings
 
 if TYPE_CHECKING:
     from etl.run import RunResult
@@ -23,40 +22,19 @@ if TYPE_CHECKING:
 # them, so `onemap db status` stays instant.
 
 console = Console(soft_wrap=True)
+#: What `etl run --derive` does once a month is published (set by `onemap.cli`: deriving is
+#: analytics' verb, and etl must not import analytics).
+_after_publish: list[Callable[[str], None]] = []
+
+
+def set_after_publish(step: Callable[[str], None]) -> None:
+    """Run ``step(month)`` after every month `onemap etl run` publishes (unless --no-derive)."""
+    _after_publish[:] = [step]
+
+
 etl_app = typer.Typer(
     help="Department feeds → validated, pseudonymised, geocoded, loaded.", no_args_is_help=True
 )
-
-
-def synth(
-    out: Path = typer.Option(..., "--out", help="Folder to write the month's feed files into."),
-    month: str = typer.Option(..., help="Month to generate, YYYY-MM."),
-    scale: str = typer.Option("demo", help="demo (49,600 households) or full (496,000)."),
-    seed: int = typer.Option(7, help="Seed: the same seed gives the same households."),
-    defect_rate: float = typer.Option(0.01, help="Share of rows given a real-world defect."),
-) -> None:
-    """Generate one month of synthetic department feeds (all data is synthetic)."""
-    from etl.run import check_month  # noqa: PLC0415
-    from etl.synth import generate  # noqa: PLC0415
-    from geo.admin import villages_frame  # noqa: PLC0415
-
-    check_month(month)
-    if scale not in ("demo", "full"):
-        raise typer.BadParameter("scale must be demo or full", param_hint="--scale")
-    started = time.perf_counter()
-    with db.connection() as conn:
-        villages = villages_frame(conn, PROVINCE_SCOPE)
-    size: Literal["demo", "full"] = "full" if scale == "full" else "demo"
-    with console.status(f"generating {scale} feeds for {month}…"):
-        manifest = generate(
-            villages, scale=size, month=month, seed=seed, out_dir=out, defect_rate=defect_rate
-        )
-    rows = sum(f.rows for f in manifest.files)
-    console.print(
-        f"wrote {len(manifest.files)} feeds, {rows:,} rows "
-        f"({manifest.households:,} households, {manifest.people:,} people) to {out} "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
 
 
 def print_report(result: RunResult) -> None:
@@ -137,24 +115,5 @@ def run(
         with db.connection() as conn:
             result = run_month(conn, directory, month, pseudonymiser, force=force, progress=advance)
     print_report(result)
-    if then_derive and result.status == "published":
-        derive(month=month, checksum=False)
-
-
-def derive(
-    month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
-    checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
-) -> None:
-    """Compute benefit lists, warnings, supervision and rollups for a month."""
-    from etl.derive.run import derive_month  # noqa: PLC0415
-    from etl.run import check_month  # noqa: PLC0415
-
-    check_month(month)
-    with db.connection() as conn, console.status(f"deriving {month}…"):
-        result = derive_month(conn, month, get_settings().warn, checksum=checksum)
-    stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())
-    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
-    console.print(f"derived {month} ({result.data_version}) in {result.seconds:.1f} s: {stages}")
-    console.print(
-        f"rows: {counts}" + (f"; checksum {result.checksum[:16]}" if result.checksum else "")
-    )
+    if then_derive and result.status == "published" and _after_publish:
+        _after_publish[0](month)

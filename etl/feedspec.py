@@ -60,6 +60,8 @@ class FeedSpec:
         return (f"{self.name}_{month}.csv", f"{self.name}_{month}.xlsx")
 
 
+#: The hazard department's raster: flood/landslide susceptibility 0–1, sampled per household.
+HAZARD_FILE_NAME = "hazard_susceptibility.tif"
 RELATIONS = ("户主", "配偶", "子女", "孙子女", "父母", "其他")
 STATUSES = ("低保", "特困", "低边")
 SEXES = ("男", "女")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.settings import EtlSettings
+from core.settings import EtlSettings
 
 #: Hex characters kept of the HMAC-SHA256: 128 bits, collision-free for a province.
 TOKEN_LENGTH = 32

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 
-from geo.errors import FeedUnreadable
+from core.errors import FeedUnreadable
 
 #: Column holding each row's line (CSV) or row number (XLSX) in the file, for quarantine.
 LINE = "_line"

@@ -14,14 +14,13 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
+from core.errors import FeedUnreadable
 from etl import publish, transform
-from etl.feedspec import FEEDS, FeedSpec
+from etl.feedspec import FEEDS, HAZARD_FILE_NAME, FeedSpec
 from etl.frames import as_index, lookup
 from etl.pseudonymise import Pseudonymiser
 from etl.read import RawFeed, read_feed
-from etl.synth.hazard import HAZARD_FILE_NAME
 from etl.validate import Checked, References, validate
-from geo.errors import FeedUnreadable
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: One ETL run per month at a time (advisory lock namespace).

@@ -1,1 +1,1 @@
-"""Spatial data core: settings, database, migrations, admin hierarchy, geography."""
+"""Spatial core: admin hierarchy and geography, CRS, boundaries, display geometries, rasters."""

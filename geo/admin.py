@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.rows import class_row
 
-from geo.errors import OutOfScope, UnknownArea
-from geo.scope import LEVEL_CODE_LENGTHS, Scope, is_admin_code
+from core.errors import OutOfScope, UnknownArea
+from core.scope import LEVEL_CODE_LENGTHS, Scope, is_admin_code
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -11,8 +12,13 @@ import pandas as pd
 import psycopg
 import shapely
 
-from geo import admin_synth, boundaries, display
-from geo.settings import GeographySettings
+from core.settings import GeographySettings
+from geo import boundaries, display
+
+#: Makes the towns and villages inside the real counties: ``(counties, seed=, n_towns=,
+#: n_villages=) -> (towns, villages)``. onemap ships a synthetic one (`synth.geography`); a
+#: deployment with real town and village boundaries passes a loader of its own.
+Subdivide = Callable[..., tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]]
 
 DATASET = "geography"
 _STAGE_COLUMNS = (
@@ -39,7 +45,7 @@ class LoadResult:
     counts: dict[str, int]
 
 
-def input_fingerprint(settings: GeographySettings) -> str:
+def input_fingerprint(settings: GeographySettings, subdivide: Subdivide) -> str:
     """Hash everything the geography is built from: source, seed, sizes and the builders' code.
 
     Equal fingerprints mean a rebuild would give the same rows, so `onemap init` can skip it.
@@ -47,12 +53,12 @@ def input_fingerprint(settings: GeographySettings) -> str:
     digest = hashlib.sha256()
     digest.update(boundaries.SOURCE.encode())
     digest.update(f"{settings.seed}:{settings.n_towns}:{settings.n_villages}".encode())
-    for module in (boundaries, admin_synth, display):
-        digest.update(inspect.getsource(module).encode())
+    for module in (boundaries, inspect.getmodule(subdivide), display):
+        digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]
     return digest.hexdigest()[:24]
 
 
-def build_geography(settings: GeographySettings) -> gpd.GeoDataFrame:
+def build_geography(settings: GeographySettings, subdivide: Subdivide) -> gpd.GeoDataFrame:
     """Return every area of the province (all five levels) with its display geometry.
 
     Columns: ``code, level, parent_code, county_code, name, kind, synthetic, rurality,
@@ -60,7 +66,7 @@ def build_geography(settings: GeographySettings) -> gpd.GeoDataFrame:
     """
     real = boundaries.load_real_boundaries()
     counties = real[real["level"] == "county"]
-    towns, villages = admin_synth.synthesise_towns_villages(
+    towns, villages = subdivide(
         counties, seed=settings.seed, n_towns=settings.n_towns, n_villages=settings.n_villages
     )
     real = real.assign(synthetic=False, rurality=float("nan"))
@@ -129,16 +135,20 @@ def _counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def load_geography(
-    conn: psycopg.Connection, settings: GeographySettings, *, force: bool = False
+    conn: psycopg.Connection,
+    settings: GeographySettings,
+    subdivide: Subdivide,
+    *,
+    force: bool = False,
 ) -> LoadResult:
     """Build and load the geography unless the same inputs are already loaded.
 
     The whole load is one transaction: readers see the old hierarchy or the new one.
     """
-    fingerprint = input_fingerprint(settings)
+    fingerprint = input_fingerprint(settings, subdivide)
     if not force and stored_fingerprint(conn) == fingerprint:
         return LoadResult(False, fingerprint, _counts(conn))
-    areas = build_geography(settings)
+    areas = build_geography(settings, subdivide)
     with conn.transaction():
         conn.execute(_CREATE_STAGE)
         with conn.cursor().copy(

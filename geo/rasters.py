@@ -13,7 +13,7 @@ from rasterio.io import DatasetReader
 from rasterio.transform import rowcol
 from rasterio.windows import Window
 
-from geo.errors import DataSourceError
+from core.errors import DataSourceError
 
 __all__ = ["RASTER_EPSG", "RasterSample", "sample_points"]
 
@@ -70,7 +70,7 @@ def sample_points(path: Path | str, lon: ArrayLike, lat: ArrayLike, *, band: int
 
     Raises
     ------
-    geo.errors.DataSourceError
+    core.errors.DataSourceError
         (a ``ValueError``) If the file is missing or unreadable, has no CRS or a CRS other than
         EPSG:4326, or has no band ``band``.
     ValueError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
+from core.scope import Scope
 from geo.admin import get_area
-from geo.scope import Scope
 
 #: Coordinates are sent with 5 decimals (about 1 m): finer is noise at any zoom we draw.
 _DECIMALS = 5

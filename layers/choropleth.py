@@ -12,9 +12,9 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from geo.access import SUPPRESS_BELOW, SUPPRESSED
+from core.access import SUPPRESS_BELOW, SUPPRESSED
+from core.scope import Scope
 from geo.admin import get_area
-from geo.scope import Scope
 from layers.measures import MEASURES, Measure
 
 #: Sequential palettes, light to dark (ColorBrewer YlOrRd and YlGnBu, 5 classes).

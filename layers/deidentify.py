@@ -21,10 +21,10 @@ import psycopg
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo import keyfile
-from geo.access import SUPPRESS_BELOW
-from geo.errors import DataSourceError
-from geo.settings import PrivacySettings, get_settings
+from core import keyfile
+from core.access import SUPPRESS_BELOW
+from core.errors import DataSourceError
+from core.settings import PrivacySettings, get_settings
 
 #: Columns that identify a household or a person (or link to one) and never leave de-identified.
 IDENTIFYING_COLUMNS = frozenset(

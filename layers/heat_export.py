@@ -22,8 +22,8 @@ from rasterio.features import geometry_mask
 from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
+from core.scope import Scope
 from geo.admin import Area, get_area
-from geo.scope import Scope
 from layers.heatmap import (
     LEVEL_WEIGHTS,
     HeatPoints,

@@ -22,8 +22,8 @@ from numpy.typing import NDArray
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from geo.errors import UnknownArea
-from geo.scope import Scope
+from core.errors import UnknownArea
+from core.scope import Scope
 from layers.deidentify import deidentify
 
 

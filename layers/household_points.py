@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 import psycopg
 
-from geo.access import PortraitAccess, User, suppress
-from geo.scope import Scope
+from core.access import PortraitAccess, User, suppress
+from core.scope import Scope
 from layers.deidentify import deidentify_features, village_polygons
 from layers.households import households_geojson
 
@@ -110,7 +110,7 @@ def household_points(conn: psycopg.Connection, user: User, code: str, month: dt.
     Parameters
     ----------
     conn
-        A connection in the user's scope (``geo.db.scoped``).
+        A connection in the user's scope (``core.db.scoped``).
     user
         Who asks: the role decides what is identified.
     code

@@ -11,8 +11,8 @@ import datetime as dt
 
 import psycopg
 
+from core.scope import Scope
 from geo.admin import get_area
-from geo.scope import Scope
 
 #: Never more household features than this in one response (the browser stays responsive).
 MAX_FEATURES = 20_000

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from geo.errors import UnknownArea
-from geo.scope import Scope
+from core.errors import UnknownArea
+from core.scope import Scope
 
 
 class UnknownHousehold(UnknownArea):
@@ -151,7 +151,7 @@ def household_access(
 ) -> tuple[str, bool] | None:
     """The village of a household and whether it has an open warning; None outside ``scope``.
 
-    What ``geo.access.can_view_portrait`` needs to decide on a portrait.
+    What ``core.access.can_view_portrait`` needs to decide on a portrait.
     """
     row = conn.execute(_ACCESS, (household_id, scope.like)).fetchone()
     return None if row is None else (str(row[0]), bool(row[1]))

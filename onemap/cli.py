@@ -1,4 +1,4 @@
-"""The `onemap` command: its verbs mirror the packages (db/init → geo, serve → dashboards)."""
+"""The `onemap` command: composes the verbs each package owns (its `cli.py`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import sys
 import typer
 from rich.console import Console
 
+from analytics import cli as analytics_cli
+from core import cli as core_cli
+from core.errors import OneMapError
+from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
-from geo import cli_access
-from geo.errors import OneMapError
-from geo.settings import get_settings
+from synth import cli as synth_cli
 
 app = typer.Typer(
     help="onemap (一张图): low-income household assistance on one map. "
@@ -19,13 +21,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(geo_cli.db_app, name="db")
-app.command("init")(geo_cli.init)
-app.command("synth")(etl_cli.synth)
-app.command("derive")(etl_cli.derive)
+app.add_typer(core_cli.db_app, name="db")
+app.add_typer(core_cli.users_app, name="users")
+app.add_typer(core_cli.audit_app, name="audit")
+app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
-app.add_typer(cli_access.users_app, name="users")
-app.add_typer(cli_access.audit_app, name="audit")
+app.command("derive")(analytics_cli.derive)
+etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
+
+
+@app.command("init")
+def init() -> None:
+    """Migrate the schema and load the geography (idempotent: a second run changes nothing).
+
+    County and higher boundaries are real; towns and villages are synthesised inside them.
+    """
+    from synth.geography import synthesise_towns_villages  # noqa: PLC0415 — geopandas is slow
+
+    geo_cli.init(synthesise_towns_villages)
 
 
 @app.command("serve")
@@ -43,21 +56,23 @@ def serve(
 def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
     """Start the embedded PostGIS, migrate, load geography and a synthetic demo month, serve."""
     settings = get_settings().etl
-    geo_cli.start()
-    geo_cli.init()
+    core_cli.start()
+    init()
     folder = settings.demo_dir / settings.demo_month
     if not (folder / "manifest.json").is_file():
-        etl_cli.synth(out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01)
+        synth_cli.synth(
+            out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01
+        )
     etl_cli.run(directory=folder, month=settings.demo_month, force=False, then_derive=True)
-    from etl.derive.lifecycle import simulate_responses  # noqa: PLC0415
-    from geo import db, users  # noqa: PLC0415
+    from analytics.lifecycle import simulate_responses  # noqa: PLC0415
+    from core import db, users  # noqa: PLC0415
 
     with db.connection() as conn:
         answered = simulate_responses(conn, settings.demo_month, seed=7)
         created = users.ensure_demo_users(conn)
-    cli_access.print_demo_users(created)
+    core_cli.print_demo_users(created)
     if answered:  # officials (synthetic) answered new warnings: refresh the statistics
-        etl_cli.derive(month=settings.demo_month, checksum=False)
+        analytics_cli.derive(month=settings.demo_month, checksum=False)
     if serve_app:
         serve(None, None)
 

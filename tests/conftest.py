@@ -13,23 +13,23 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from etl.derive.lifecycle import simulate_responses
-from etl.derive.run import DeriveResult, derive_month
-from etl.pseudonymise import Pseudonymiser
-from etl.run import RunResult, run_month
-from etl.synth import generate
-from geo import cluster, db, migrate
-from geo.access import Role, User
-from geo.admin import villages_frame
-from geo.scope import Scope
-from geo.settings import (
+from analytics.lifecycle import simulate_responses
+from analytics.run import DeriveResult, derive_month
+from core import cluster, db, migrate
+from core.access import Role, User
+from core.scope import Scope
+from core.settings import (
     AuthSettings,
     DatabaseSettings,
     GeographySettings,
     WarningSettings,
     get_settings,
 )
-from geo.users import add_user
+from core.users import add_user
+from etl.pseudonymise import Pseudonymiser
+from etl.run import RunResult, run_month
+from geo.admin import villages_frame
+from synth import generate
 from tests.accounts import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +70,12 @@ def _with_database(url: str, name: str) -> str:
 
 def _ensure_template(admin: psycopg.Connection, server_url: str) -> str:
     from geo.admin_load import input_fingerprint, load_geography
+    from synth.geography import synthesise_towns_villages as subdivide
 
     geo_settings = GeographySettings()
-    name = f"onemap_tpl_{migrate.fingerprint()[:10]}_{input_fingerprint(geo_settings)[:10]}"
+    name = (
+        f"onemap_tpl_{migrate.fingerprint()[:10]}_{input_fingerprint(geo_settings, subdivide)[:10]}"
+    )
     admin.execute("SELECT pg_advisory_lock(%s)", (_TEMPLATE_LOCK,))
     try:
         exists = admin.execute(
@@ -84,7 +87,7 @@ def _ensure_template(admin: psycopg.Connection, server_url: str) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with psycopg.connect(_with_database(server_url, name), autocommit=True) as conn:
             migrate.migrate(conn)
-            load_geography(conn, geo_settings)
+            load_geography(conn, geo_settings, subdivide)
         admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
         return name
     finally:
@@ -193,7 +196,7 @@ def derived(loaded: RunResult, database_url: str) -> DeriveResult:
 #: Test users' passwords are hashed cheaply (argon2id at its floor): tests log in often.
 FAST_AUTH = AuthSettings(time_cost=1, memory_kib=8_192, parallelism=1)
 #: A user the unit tests of view code pass around (an official over the whole province cannot
-#: exist in the database: ``geo.users`` only gives officials a town or village).
+#: exist in the database: ``core.users`` only gives officials a town or village).
 PROVINCE_OFFICIAL = User("test-unit", "测试", Role.OFFICIAL, "33")
 
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from geo import db, users
-from geo.access import (
+from core import db, users
+from core.access import (
     PERMISSIONS,
     SUPPRESSED,
     PortraitAccess,
@@ -22,7 +22,7 @@ from geo.access import (
     suppress,
     validate_jurisdiction,
 )
-from geo.errors import (
+from core.errors import (
     AccountDisabled,
     AccountLocked,
     AuthenticationFailed,
@@ -30,7 +30,7 @@ from geo.errors import (
     UnknownUser,
     http_status,
 )
-from geo.settings import AuthSettings
+from core.settings import AuthSettings
 from onemap.cli import app
 
 #: Cheap argon2id parameters keep the tests fast; the format and the checks are the same.

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from PIL import Image
 
-from geo.access import Role
-from geo.scope import Scope
+from core.access import Role
+from core.scope import Scope
 from layers.heatmap import tile_png
 from tests.conftest import logged_in_client, make_user
 from tests.dash_calls import dash_update_as, inputs_of

@@ -15,11 +15,12 @@ import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo import admin_synth, boundaries
-from geo.admin_synth import synthesise_towns_villages
+from core.errors import DataSourceError
+from geo import boundaries
 from geo.boundaries import SOURCE, load_real_boundaries
 from geo.display import DISPLAY_TOLERANCE_DEG, display_geometries
-from geo.errors import DataSourceError
+from synth import geography as admin_synth
+from synth.geography import synthesise_towns_villages
 
 ROOT = Path(__file__).resolve().parents[1]
 # Islands (定海 10 parts, 嵊泗 7, 洞头 6, 岱山 16), the largest county (淳安), an inland county
@@ -290,7 +291,7 @@ def test_output_does_not_depend_on_python_hash_seed(counties: gpd.GeoDataFrame) 
     script = (
         "import hashlib, shapely\n"
         "from geo.boundaries import load_real_boundaries\n"
-        "from geo.admin_synth import synthesise_towns_villages\n"
+        "from synth.geography import synthesise_towns_villages\n"
         "real = load_real_boundaries()\n"
         "t, v = synthesise_towns_villages(real[real['level'] == 'county'], seed=7,"
         " county_codes=['330922'])\n"

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from geo import audit, db
-from geo.access import Role, User
-from geo.errors import AuditWriteFailed
-from geo.scope import Scope
+from core import audit, db
+from core.access import Role, User
+from core.errors import AuditWriteFailed
+from core.scope import Scope
 from onemap.cli import app
 
 OFFICIAL = User("audit-official", "村干部", Role.OFFICIAL, "331122101")

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from geo.access import User
+from core.access import User
 from tests.accounts import PASSWORD
 from tests.browser import (
     child_codes,

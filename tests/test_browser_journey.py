@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import psycopg
 import pytest
 
-from geo.access import Role
+from core.access import Role
 from tests.browser import (
     child_codes,
     click_area,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geo.errors import OutOfScope
-from geo.scope import PROVINCE_SCOPE, Scope
+from core.errors import OutOfScope
+from core.scope import PROVINCE_SCOPE, Scope
 from layers.choropleth import children_choropleth, classify
 from layers.measures import MEASURES
 

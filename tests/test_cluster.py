@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from geo import cluster
-from geo.settings import DatabaseSettings, Settings
+from core import cluster
+from core.settings import DatabaseSettings, Settings
 
 ONEMAP = [sys.executable, "-m", "onemap"]
 

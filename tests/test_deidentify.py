@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
 
-from etl.derive.run import DeriveResult
+from analytics.run import DeriveResult
 from layers.deidentify import (
     deidentify,
     deidentify_features,

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from etl.derive.benefits import benefit_statement
-from etl.derive.catalog import load_catalog, portrait_fields
-from etl.derive.lifecycle import BadTransition, advance
-from etl.derive.messages import reason_params
-from etl.derive.run import DeriveResult, derive_month, month_checksum, sync_policies
-from etl.derive.sqlfiles import composed
+from analytics.benefits import benefit_statement
+from analytics.catalog import load_catalog, portrait_fields
+from analytics.lifecycle import BadTransition, advance
+from analytics.messages import reason_params
+from analytics.run import DeriveResult, derive_month, month_checksum, sync_policies
+from analytics.sqlfiles import composed
 from tests.conftest import MONTH, SETTINGS
 
 #: A month no fixture loads: hand-built rows live there.
@@ -528,7 +528,7 @@ def test_a_hand_built_household_per_policy(hand: psycopg.Connection) -> None:
 def test_a_failed_derive_leaves_the_published_month_intact(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etl.derive.build import MonthBuild
+    from analytics.build import MonthBuild
 
     def fail(self: MonthBuild, conn: psycopg.Connection) -> None:
         raise RuntimeError("disk full")

@@ -22,11 +22,11 @@ import pytest
 from fast_geocn import coord as reference_coord  # an independent GCJ-02 implementation
 from pyproj import Geod
 
+from core.access import Role
+from core.errors import FeedUnreadable
 from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
-from etl.synth.population import build_population
-from geo.access import Role
-from geo.errors import FeedUnreadable
+from synth.population import build_population
 from tests.browser import open_page, require_chromium, serve_app
 from tests.conftest import KEY, MONTH, NEXT, SEED, make_user
 

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rasterio.io import MemoryFile
 
-from geo.errors import OutOfScope
-from geo.scope import Scope
+from core.errors import OutOfScope
+from core.scope import Scope
 from layers.heat_export import NODATA, _grid_frame, heat_grid
 from layers.heatmap import HeatPoints, to_mercator, weighted_grid
 

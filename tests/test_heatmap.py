@@ -61,7 +61,7 @@ def test_tiles_join_without_seams() -> None:
 def test_heat_route_serves_png_tiles_of_the_warnings(
     derived: Any, database_url: str, conn: psycopg.Connection
 ) -> None:
-    from geo.access import Role
+    from core.access import Role
     from tests.conftest import logged_in_client, make_user
 
     row = conn.execute(

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 import layers.households as households_layer
-from geo.scope import PROVINCE_SCOPE
+from core.scope import PROVINCE_SCOPE
 from layers.households import MAX_FEATURES, clustered, households_geojson
 
 LEVEL_ORDER = {"red": 0, "orange": 1, "yellow": 2, "none": 3}

@@ -176,8 +176,8 @@ def test_the_panel_speaks_the_views_language(household: str, conn: psycopg.Conne
 
 
 def test_policy_names_follow_the_language(household: str, conn: psycopg.Connection) -> None:
+    from core.scope import PROVINCE_SCOPE
     from dashboards.portrait import portrait_panel
-    from geo.scope import PROVINCE_SCOPE
     from layers.portrait import household_portrait
 
     month = conn.execute("SELECT max(month) FROM benefit").fetchone()
@@ -195,7 +195,7 @@ def test_policy_names_follow_the_language(household: str, conn: psycopg.Connecti
 def test_door_page_in_both_languages(
     household: str, conn: psycopg.Connection, database_url: str
 ) -> None:
-    from geo.access import Role
+    from core.access import Role
     from tests.conftest import logged_in_client, make_user
 
     row = conn.execute(

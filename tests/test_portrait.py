@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from markupsafe import escape
 
-from geo.access import Role
-from geo.scope import PROVINCE_SCOPE, Scope
+from core.access import Role
+from core.scope import PROVINCE_SCOPE, Scope
 from layers.portrait import UnknownHousehold, household_for_token, household_portrait
 from tests.browser import FIND_POINT_INSIDE, open_page, require_chromium, serve_app
 from tests.conftest import logged_in_client, make_user

@@ -16,15 +16,15 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine, rowcol
 
-from etl.synth.hazard import (
+from core.errors import DataSourceError
+from geo.rasters import RasterSample, sample_points
+from synth.hazard import (
     BAND_DESCRIPTION,
     HAZARD_FILE_NAME,
     NODATA,
     ZHEJIANG_BOUNDS,
     write_hazard_raster,
 )
-from geo.errors import DataSourceError
-from geo.rasters import RasterSample, sample_points
 
 SEED = 20240601
 WEST, SOUTH, EAST, NORTH = ZHEJIANG_BOUNDS

@@ -7,13 +7,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from etl.derive.lifecycle import BadTransition, advance
-from etl.derive.run import DeriveResult
-from geo import db
-from geo.access import RLS_TABLES
-from geo.errors import ClusterError
-from geo.scope import Scope
-from geo.settings import DatabaseSettings
+from analytics.lifecycle import BadTransition, advance
+from analytics.run import DeriveResult
+from core import db
+from core.access import RLS_TABLES
+from core.errors import ClusterError
+from core.scope import Scope
+from core.settings import DatabaseSettings
 
 #: How a row of each granularity lies OUTSIDE village/town ``%(code)s`` (evaluated as the app
 #: role; never relying on another table's policy, so one dropped policy shows up on its own).

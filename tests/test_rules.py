@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from etl.derive.rules import (
+from analytics.rules import (
     Aggregate,
     Binary,
     Boolean,

@@ -15,10 +15,11 @@ import pytest
 import shapely
 
 from etl.ids import is_valid_id, normalise_id, valid_id_mask
-from etl.synth import generate
-from etl.synth.defects import TARGETS
-from etl.synth.feeds import EMITTED_POLICIES, FEEDS, POLICIES
-from etl.synth.population import (
+from geo.crs import to_wgs84
+from synth import generate
+from synth.defects import TARGETS
+from synth.feeds import EMITTED_POLICIES, FEEDS, POLICIES
+from synth.population import (
     COUNTY_NAMES,
     COUNTY_PEOPLE,
     HOUSEHOLD_SIZE_P,
@@ -26,8 +27,7 @@ from etl.synth.population import (
     build_population,
     county_household_targets,
 )
-from etl.synth.writer import FORMATS
-from geo.crs import to_wgs84
+from synth.writer import FORMATS
 
 SEED = 20240601
 MONTH, NEXT = "2024-06", "2024-07"

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from geo import audit
-from geo.access import SUPPRESSED, Role, User
+from core import audit
+from core.access import SUPPRESSED, Role, User
 from tests.accounts import warned_household
 from tests.conftest import logged_in_client, make_user
 from tests.dash_calls import dash_update_as

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from core.access import Role, User
 from dashboards import auth
-from geo.access import Role, User
 from tests.accounts import warned_household
 from tests.conftest import PASSWORD, logged_in_client, login, make_user
 
@@ -75,7 +75,7 @@ def test_five_failures_lock_the_account(database_url: str) -> None:
 
 
 def test_a_disabled_account_cannot_log_in(database_url: str) -> None:
-    from geo.users import disable_user
+    from core.users import disable_user
 
     user = make_user(database_url, Role.PLANNER, "331122")
     client = logged_in_client(database_url, user)

@@ -24,10 +24,10 @@ import pytest
 from psycopg import sql
 from rasterio.io import MemoryFile
 
+from core.access import Role
+from core.errors import FeedUnreadable
 from etl.pseudonymise import Pseudonymiser
 from etl.run import run_month
-from geo.access import Role
-from geo.errors import FeedUnreadable
 from tests.browser import (
     csp_violations,
     log_in,

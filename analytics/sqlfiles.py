@@ -33,7 +33,7 @@ PUBLISHED = {table: table for table in DERIVED_TABLES}
 @cache
 def statements(name: str) -> tuple[str, ...]:
     """The statements of ``etl/sql/<name>.sql``, comments kept, in order (placeholders left)."""
-    text = (resources.files("etl") / "sql" / f"{name}.sql").read_text("utf-8")
+    text = (resources.files("analytics") / "sql" / f"{name}.sql").read_text("utf-8")
     parts = [part.strip() for part in _SPLIT.split(text.strip().rstrip(";"))]
     return tuple(part for part in parts if part and not _only_comments(part))
 

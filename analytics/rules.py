@@ -52,7 +52,7 @@ from typing import Literal, TypeAlias, assert_never
 
 from psycopg import sql
 
-from geo.errors import DataSourceError
+from core.errors import DataSourceError
 
 Type = Literal["bool", "number", "text"]
 Scope = Literal["household", "member"]

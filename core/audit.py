@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from geo.access import User
-from geo.errors import AuditWriteFailed
-from geo.scope import Scope
+from core.access import User
+from core.errors import AuditWriteFailed
+from core.scope import Scope
 
 #: The previous hash of the first row.
 GENESIS = "0" * 64
@@ -102,7 +102,7 @@ def record(
     Works as the web app's role (INSERT on ``audit_log``; the chain's tip comes from the
     ``audit_log_tip()`` function). Writers are serialised by a transaction lock held until the
     caller commits: call this last, just before the data leaves, in READ COMMITTED (the
-    default), e.g. at the end of a :func:`geo.db.scoped` block.
+    default), e.g. at the end of a :func:`core.db.scoped` block.
 
     Parameters
     ----------

@@ -12,7 +12,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from etl.synth.population import (
+from geo.crs import wgs84_to_gcj02
+from synth.population import (
     DISABILITY_TYPES,
     HOUSING_GRADES,
     RELATION_LABELS,
@@ -26,7 +27,6 @@ from etl.synth.population import (
     month_index,
     rng_for,
 )
-from geo.crs import wgs84_to_gcj02
 
 T = TypeVar("T")
 NDArrayDate = NDArray[np.datetime64]

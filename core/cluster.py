@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from geo.errors import ClusterError, PostgresNotInstalled
-from geo.settings import DatabaseSettings
+from core.errors import ClusterError, PostgresNotInstalled
+from core.settings import DatabaseSettings
 
 #: What a Debian/Ubuntu machine needs for the embedded cluster.
 DEBIAN_PACKAGES = "postgresql-15 postgresql-15-postgis-3"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from etl.derive.build import MonthBuild
-from etl.derive.catalog import catalog_hash, load_catalog
-from etl.derive.sqlfiles import DERIVED_TABLES
-from etl.derive.staging import StagedMonth, drop_leftovers, workers
-from geo.errors import OneMapError
-from geo.settings import WarningSettings
+from analytics.build import MonthBuild
+from analytics.catalog import catalog_hash, load_catalog
+from analytics.sqlfiles import DERIVED_TABLES
+from analytics.staging import StagedMonth, drop_leftovers, workers
+from core.errors import OneMapError
+from core.settings import WarningSettings
 
 _LOCK = 7_402_114
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from geo.errors import InvalidUser
-from geo.scope import Scope, is_admin_code
+from core.errors import InvalidUser
+from core.scope import Scope, is_admin_code
 
 #: Counts from 1 to SUPPRESS_BELOW - 1 are shown as "<5" to roles without portrait rights.
 SUPPRESS_BELOW = 5

@@ -7,11 +7,11 @@ from typing import Literal
 
 import geopandas as gpd
 
-from etl.synth.defects import TARGETS, inject
-from etl.synth.feeds import FEEDS, MonthContext
-from etl.synth.hazard import HAZARD_FILE_NAME, write_hazard_raster
-from etl.synth.population import build_population, month_index, rng_for
-from etl.synth.writer import FORMATS, FeedFile, SynthManifest, write_feed, write_manifest
+from synth.defects import TARGETS, inject
+from synth.feeds import FEEDS, MonthContext
+from synth.hazard import HAZARD_FILE_NAME, write_hazard_raster
+from synth.population import build_population, month_index, rng_for
+from synth.writer import FORMATS, FeedFile, SynthManifest, write_feed, write_manifest
 
 SCALE_HOUSEHOLDS: dict[str, int] = {"full": 496_000, "demo": 49_600}
 MAX_DEFECT_RATE = 0.5

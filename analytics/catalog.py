@@ -86,7 +86,7 @@ class PortraitField(BaseModel):
 
 
 def _text(name: str) -> str:
-    return (resources.files("etl.derive") / name).read_text("utf-8")
+    return (resources.files("analytics") / name).read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -24,13 +24,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 
-from etl.derive.benefits import benefit_statement
-from etl.derive.catalog import load_catalog, portrait_fields
-from etl.derive.messages import reason_params
-from etl.derive.sqlfiles import composed
-from etl.derive.staging import SESSION_SETTINGS, StagedMonth, Workers
+from analytics.benefits import benefit_statement
+from analytics.catalog import load_catalog, portrait_fields
+from analytics.messages import reason_params
+from analytics.sqlfiles import composed
+from analytics.staging import SESSION_SETTINGS, StagedMonth, Workers
+from core.settings import WarningSettings
 from geo.regions import MOUNTAIN_COUNTIES
-from geo.settings import WarningSettings
 
 T = TypeVar("T")
 #: Visits checked in farther than this from the household are findings.

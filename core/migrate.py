@@ -9,7 +9,7 @@ from importlib import resources
 
 import psycopg
 
-from geo.errors import MigrationError
+from core.errors import MigrationError
 
 _NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 #: Serialises concurrent `onemap db migrate` runs (an arbitrary, fixed advisory-lock key).
@@ -32,7 +32,7 @@ class Migration:
 
 def available() -> list[Migration]:
     """Return the migrations shipped in ``geo/sql/migrations``, in order."""
-    folder = resources.files("geo") / "sql" / "migrations"
+    folder = resources.files("core") / "sql" / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _NAME_RE.match(entry.name)

@@ -18,15 +18,15 @@ import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from geo.access import Role, User, validate_jurisdiction
-from geo.errors import (
+from core.access import Role, User, validate_jurisdiction
+from core.errors import (
     AccountDisabled,
     AccountLocked,
     AuthenticationFailed,
     InvalidUser,
     UnknownUser,
 )
-from geo.settings import AuthSettings, get_settings
+from core.settings import AuthSettings, get_settings
 
 _USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
 #: Serialises the logins of one username (two-key advisory lock: this key, hashtext(name)).
@@ -251,7 +251,7 @@ def authenticate(
 ) -> User:
     """Check a login and record the attempt; return the user.
 
-    Call on a connection outside a transaction (autocommit, e.g. :func:`geo.db.app_connection`):
+    Call on a connection outside a transaction (autocommit, e.g. :func:`core.db.app_connection`):
     the attempt is committed even when the login fails.
 
     Raises

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from geo.errors import OutOfScope
+from core.errors import OutOfScope
 
 #: Natural admin-code prefixes: province 2, city 4, county 6, town 9, village 12 digits.
 LEVEL_CODE_LENGTHS: dict[str, int] = {

@@ -1,6 +1,6 @@
 """Synthetic monthly department feeds (with their defects) for the low-income assistance system."""
 
-from etl.synth.generate import SCALE_HOUSEHOLDS, generate
-from etl.synth.writer import FeedFile, SynthManifest
+from synth.generate import SCALE_HOUSEHOLDS, generate
+from synth.writer import FeedFile, SynthManifest
 
 __all__ = ["SCALE_HOUSEHOLDS", "FeedFile", "SynthManifest", "generate"]

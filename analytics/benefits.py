@@ -10,9 +10,9 @@ from typing import Literal, cast
 
 from psycopg import sql
 
-from etl.derive.catalog import Catalog
-from etl.derive.rules import Field, Schema, compile_rules
-from etl.derive.sqlfiles import PUBLISHED
+from analytics.catalog import Catalog
+from analytics.rules import Field, Schema, compile_rules
+from analytics.sqlfiles import PUBLISHED
 
 FieldType = Literal["bool", "number", "text"]
 

@@ -17,10 +17,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from geo import cluster, keyfile
-from geo.errors import ClusterError
-from geo.scope import Scope
-from geo.settings import DatabaseSettings, get_settings
+from core import cluster, keyfile
+from core.errors import ClusterError
+from core.scope import Scope
+from core.settings import DatabaseSettings, get_settings
 
 #: The web app's database role, created by migration 0006 (cluster-wide, shared by databases).
 APP_ROLE = "onemap_app"
@@ -232,7 +232,7 @@ def scoped(scope: Scope) -> Iterator[psycopg.Connection]:
     """Run the block in one transaction as :data:`APP_ROLE`, in jurisdiction ``scope``.
 
     Row-level security shows the block only rows inside the scope; the transaction commits
-    when the block ends (rolled back on error). Write the audit row (:func:`geo.audit.record`)
+    when the block ends (rolled back on error). Write the audit row (:func:`core.audit.record`)
     last, inside this block: if it fails, the block fails and no data is returned.
 
     Examples

@@ -18,7 +18,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import sql
 
-from etl.derive.sqlfiles import DERIVED_TABLES
+from analytics.sqlfiles import DERIVED_TABLES
 from etl.publish import build_indexes, partition_name, swap_partitions
 
 T = TypeVar("T")

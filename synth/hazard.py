@@ -15,8 +15,9 @@ from rasterio.transform import Affine
 from scipy import ndimage
 from shapely.geometry import LineString, Polygon
 
-from etl.synth.population import rng_for
+from etl.feedspec import HAZARD_FILE_NAME
 from geo import boundaries
+from synth.population import rng_for
 
 __all__ = [
     "BAND_DESCRIPTION",
@@ -29,7 +30,6 @@ __all__ = [
 FloatGrid = NDArray[np.float64]
 BoolGrid = NDArray[np.bool_]
 
-HAZARD_FILE_NAME = "hazard_susceptibility.tif"
 BAND_DESCRIPTION = "flood/landslide susceptibility 0–1"
 NODATA = -1.0
 #: (west, south, east, north) in degrees, EPSG:4326: the province's box with a little margin.

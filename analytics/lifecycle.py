@@ -10,7 +10,7 @@ import datetime as dt
 import numpy as np
 import psycopg
 
-from geo.errors import OneMapError
+from core.errors import OneMapError
 
 #: Allowed moves: from a status to the statuses it may go to.
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -1,0 +1,30 @@
+"""`onemap derive`: benefit lists, warnings, supervision and rollups of a published month."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from core import db
+from core.settings import get_settings
+
+console = Console(soft_wrap=True)
+
+
+def derive(
+    month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
+    checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
+) -> None:
+    """Compute benefit lists, warnings, supervision and rollups for a month."""
+    from analytics.run import derive_month  # noqa: PLC0415
+    from etl.run import check_month  # noqa: PLC0415
+
+    check_month(month)
+    with db.connection() as conn, console.status(f"deriving {month}…"):
+        result = derive_month(conn, month, get_settings().warn, checksum=checksum)
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
+    console.print(f"derived {month} ({result.data_version}) in {result.seconds:.1f} s: {stages}")
+    console.print(
+        f"rows: {counts}" + (f"; checksum {result.checksum[:16]}" if result.checksum else "")
+    )

@@ -1,0 +1,1 @@
+"""Core: settings, database, cluster, migrations, errors, users, roles, audit."""

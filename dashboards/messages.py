@@ -22,10 +22,25 @@ HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 @cache
 def catalog() -> dict[str, dict[str, str]]:
-    """Every message id with its texts per language (read once from the packaged YAML)."""
-    text = files("dashboards").joinpath("messages.yaml").read_text(encoding="utf-8")
-    loaded: dict[str, dict[str, Any]] = yaml.safe_load(text)
-    return {str(key): {lang: str(v) for lang, v in texts.items()} for key, texts in loaded.items()}
+    """Every message id with its texts per language (read once from the packaged YAML).
+
+    ``messages.yaml`` holds the map's labels; each page adds its own ``messages/<page>.yaml``.
+    A message id defined twice is an error, not a silent override.
+    """
+    root = files("dashboards")
+    sources = [root.joinpath("messages.yaml")]
+    sources += sorted(
+        (entry for entry in root.joinpath("messages").iterdir() if entry.name.endswith(".yaml")),
+        key=lambda entry: entry.name,
+    )
+    merged: dict[str, dict[str, str]] = {}
+    for source in sources:
+        loaded: dict[str, dict[str, Any]] = yaml.safe_load(source.read_text(encoding="utf-8"))
+        for key, texts in (loaded or {}).items():
+            if str(key) in merged:
+                raise ValueError(f"message {key!r} is defined twice (again in {source.name})")
+            merged[str(key)] = {lang: str(v) for lang, v in texts.items()}
+    return merged
 
 
 def normalise_lang(lang: str | None) -> str:

@@ -91,7 +91,7 @@ def _text(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The policy catalog from ``etl/derive/policies.yaml``."""
+    """The policy catalog from ``analytics/policies.yaml``."""
     return Catalog.model_validate(yaml.safe_load(_text("policies.yaml")))
 
 
@@ -102,7 +102,7 @@ def catalog_hash() -> str:
 
 @lru_cache(maxsize=1)
 def portrait_fields() -> tuple[PortraitField, ...]:
-    """The 61 portrait fields from ``etl/derive/portrait.yaml``."""
+    """The 61 portrait fields from ``analytics/portrait.yaml``."""
     fields = tuple(
         PortraitField.model_validate(f) for f in yaml.safe_load(_text("portrait.yaml"))["fields"]
     )

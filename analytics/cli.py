@@ -17,9 +17,9 @@ def derive(
 ) -> None:
     """Compute benefit lists, warnings, supervision and rollups for a month."""
     from analytics.run import derive_month  # noqa: PLC0415
-    from etl.run import check_month  # noqa: PLC0415
+    from core.month import Month  # noqa: PLC0415
 
-    check_month(month)
+    Month.parse(month)
     with db.connection() as conn, console.status(f"deriving {month}…"):
         result = derive_month(conn, month, get_settings().warn, checksum=checksum)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())

@@ -11,6 +11,7 @@ import numpy as np
 import psycopg
 
 from core.errors import OneMapError
+from core.month import Month
 
 #: Allowed moves: from a status to the statuses it may go to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -78,19 +79,20 @@ def advance(
         )
 
 
-def simulate_responses(conn: psycopg.Connection, month: str, *, seed: int) -> int:
+def simulate_responses(conn: psycopg.Connection, month: Month | str, *, seed: int) -> int:
     """Play the paired officials' responses to a month's new warnings (demo data only).
 
     Most are acknowledged within hours (lognormal, median ~1.5 h; some miss the 3-hour
     target), most acknowledged ones are verified on site within days, and some resolved.
     Returns the number of warnings touched. The actor is recorded as ``synthetic``.
     """
+    month = Month.coerce(month)
     rows = conn.execute(
         "SELECT warning_id, raised_at FROM warning WHERE opened_month = %s::date"
         " AND status = 'raised' ORDER BY warning_id",
-        (f"{month}-01",),
+        (month.first_day,),
     ).fetchall()
-    rng = np.random.default_rng([seed, int(month.replace("-", ""))])
+    rng = np.random.default_rng([seed, month.year * 100 + month.number])
     for warning_id, raised_at in rows:
         if rng.random() < 0.08:
             continue  # not yet seen

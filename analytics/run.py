@@ -5,7 +5,6 @@ Features, benefit lists, warnings, supervision and rollups, computed set-based i
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 import time
@@ -19,6 +18,7 @@ from analytics.catalog import catalog_hash, load_catalog
 from analytics.sqlfiles import DERIVED_TABLES
 from analytics.staging import StagedMonth, drop_leftovers, workers
 from core.errors import OneMapError
+from core.month import Month
 from core.settings import WarningSettings
 
 _LOCK = 7_402_114
@@ -32,19 +32,13 @@ class NotPublished(OneMapError, LookupError):
 class DeriveResult:
     """The outcome of a derive run."""
 
-    month: str
+    month: Month
     data_version: str
     #: Over every derived row of the month (None unless asked for: it costs a full read).
     checksum: str | None
     seconds: float
     stage_seconds: dict[str, float]
     counts: dict[str, int]
-
-
-def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    first = dt.date.fromisoformat(f"{month}-01")
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    return first, last
 
 
 def sync_policies(conn: psycopg.Connection) -> None:
@@ -104,7 +98,11 @@ def month_checksum(conn: psycopg.Connection, first: dt.date) -> tuple[str, dict[
 
 
 def derive_month(
-    conn: psycopg.Connection, month: str, settings: WarningSettings, *, checksum: bool = False
+    conn: psycopg.Connection,
+    month: Month | str,
+    settings: WarningSettings,
+    *,
+    checksum: bool = False,
 ) -> DeriveResult:
     """Derive everything for ``month`` (``YYYY-MM``) and publish it at once.
 
@@ -122,7 +120,8 @@ def derive_month(
         If the month has not been loaded.
     """
     started = time.perf_counter()
-    first, _last = _month_bounds(month)
+    month = Month.coerce(month)
+    first, _last = month.first_day, month.last_day
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK,))
     try:
         drop_leftovers(conn)

@@ -1,4 +1,4 @@
-"""Static SQL of the derive step, kept in ``etl/sql/*.sql`` and split into statements.
+"""Static SQL of the derive step, kept in ``analytics/sql/*.sql`` and split into statements.
 
 Derived tables are named by placeholders (``{benefit}``) so a run can write a month into its
 own fresh tables before publishing them; literal braces in the files are doubled.
@@ -32,7 +32,7 @@ PUBLISHED = {table: table for table in DERIVED_TABLES}
 
 @cache
 def statements(name: str) -> tuple[str, ...]:
-    """The statements of ``etl/sql/<name>.sql``, comments kept, in order (placeholders left)."""
+    """The statements of ``analytics/sql/<name>.sql``, comments kept, in order (placeholders left)."""
     text = (resources.files("analytics") / "sql" / f"{name}.sql").read_text("utf-8")
     parts = [part.strip() for part in _SPLIT.split(text.strip().rstrip(";"))]
     return tuple(part for part in parts if part and not _only_comments(part))
@@ -41,7 +41,7 @@ def statements(name: str) -> tuple[str, ...]:
 def composed(
     name: str, tables: Mapping[str, str] = PUBLISHED, **fragments: sql.Composable
 ) -> tuple[sql.Composed, ...]:
-    """The statements of ``etl/sql/<name>.sql`` with derived tables named by ``tables``.
+    """The statements of ``analytics/sql/<name>.sql`` with derived tables named by ``tables``.
 
     ``fragments`` fill other placeholders with SQL built by our own code (never user text).
     """

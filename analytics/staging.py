@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from analytics.sqlfiles import DERIVED_TABLES
+from core.month import Month
 from etl.publish import build_indexes, partition_name, swap_partitions
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ SESSION_SETTINGS = {"work_mem": "256MB", "jit": "off", "lock_timeout": "120s"}
 class StagedMonth:
     """The fresh tables of one run for one month, named ``<table>_<yyyymm>_d<run>``."""
 
-    def __init__(self, month: str, run: int) -> None:
+    def __init__(self, month: Month, run: int) -> None:
         self.month = month
         self.names = {t: f"{partition_name(t, month)}_d{run}" for t in DERIVED_TABLES}
 
@@ -44,7 +45,7 @@ class StagedMonth:
             ).format(
                 staged=sql.Identifier(self.names[table]),
                 parent=sql.Identifier(table),
-                month=sql.Literal(f"{self.month}-01"),
+                month=sql.Literal(self.month.first_day),
             )
         )
 

@@ -96,6 +96,16 @@ class AuditWriteFailed(OneMapError, RuntimeError):
         super().__init__(detail, user_msg=type(self).user_msg)
 
 
+class InvalidMonth(OneMapError, ValueError):
+    """A month that is not written ``YYYY-MM`` (zero-padded, ASCII digits)."""
+
+    def __init__(self, text: object) -> None:
+        super().__init__(
+            f"month must be YYYY-MM, got {text!r}",
+            user_msg=f"month must be YYYY-MM (e.g. 2024-06), got {text!r}",
+        )
+
+
 class DataSourceError(OneMapError, ValueError):
     """Input data (a boundary file, a department feed) that cannot be used as it is."""
 

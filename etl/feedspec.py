@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from core.month import Month
+
 ColumnKind = Literal[
     "text",
     "id18",
@@ -55,7 +57,7 @@ class FeedSpec:
         """The header the file must carry."""
         return tuple(c.name for c in self.columns)
 
-    def file_pattern(self, month: str) -> tuple[str, ...]:
+    def file_pattern(self, month: Month | str) -> tuple[str, ...]:
         """File names this feed may have for ``month`` (CSV or XLSX)."""
         return (f"{self.name}_{month}.csv", f"{self.name}_{month}.xlsx")
 

@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 from psycopg import sql
 from pyarrow import csv
 
+from core.month import Month
+
 #: Fact tables in load order, with their columns in COPY order.
 FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "household": (
@@ -128,12 +130,12 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
 _LOAD_NAME = re.compile(r"^([a-z_]+)_(\d{6})_load(\d+)$")
 
 
-def partition_name(table: str, month: str) -> str:
+def partition_name(table: str, month: Month) -> str:
     """The partition of ``table`` holding ``month`` (``household_202406``)."""
-    return f"{table}_{month.replace('-', '')}"
+    return f"{table}_{month.year:04d}{month.number:02d}"
 
 
-def load_name(table: str, month: str, run_id: int) -> str:
+def load_name(table: str, month: Month, run_id: int) -> str:
     """The table a run loads before publishing (``household_202406_load17``)."""
     return f"{partition_name(table, month)}_load{run_id}"
 
@@ -163,7 +165,7 @@ def csv_bytes(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
 
 
 def load_table(
-    conn: psycopg.Connection, table: str, month: str, run_id: int, frame: pd.DataFrame
+    conn: psycopg.Connection, table: str, month: Month, run_id: int, frame: pd.DataFrame
 ) -> tuple[str, str]:
     """Create the run's load table for ``table`` and COPY ``frame`` into it.
 
@@ -184,7 +186,7 @@ def load_table(
         ).format(
             load=sql.Identifier(name),
             parent=sql.Identifier(table),
-            month=sql.Literal(f"{month}-01"),
+            month=sql.Literal(month.first_day),
         )
     )
     data = csv_bytes(frame, columns)
@@ -245,7 +247,7 @@ class Loader:
     cores both work.
     """
 
-    def __init__(self, conn: psycopg.Connection, month: str, run_id: int) -> None:
+    def __init__(self, conn: psycopg.Connection, month: Month, run_id: int) -> None:
         info = conn.info
         self._conn = psycopg.connect(
             psycopg.conninfo.make_conninfo(info.dsn, password=info.password or None),
@@ -291,7 +293,7 @@ def content_checksum(digests: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def swap_partitions(conn: psycopg.Connection, tables: dict[str, str], month: str) -> None:
+def swap_partitions(conn: psycopg.Connection, tables: dict[str, str], month: Month) -> None:
     """Replace the published partitions of ``month`` by the loaded tables.
 
     Runs inside the caller's transaction, so readers see the old month or the new one.
@@ -313,7 +315,7 @@ def swap_partitions(conn: psycopg.Connection, tables: dict[str, str], month: str
         )
         conn.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
-                sql.Identifier(table), sql.Identifier(partition), sql.Literal(f"{month}-01")
+                sql.Identifier(table), sql.Identifier(partition), sql.Literal(month.first_day)
             )
         )
 

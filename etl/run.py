@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import shapely
 from psycopg.types.json import Jsonb
 
 from core.errors import FeedUnreadable
+from core.month import Month
 from etl import publish, transform
 from etl.feedspec import FEEDS, HAZARD_FILE_NAME, FeedSpec
 from etl.frames import as_index, lookup
@@ -22,7 +22,6 @@ from etl.pseudonymise import Pseudonymiser
 from etl.read import RawFeed, read_feed
 from etl.validate import Checked, References, validate
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: One ETL run per month at a time (advisory lock namespace).
 _LOCK_NAMESPACE = 7_402_113
 
@@ -49,7 +48,7 @@ class RunResult:
     """The outcome of one run."""
 
     run_id: int | None
-    month: str
+    month: Month
     status: str
     reports: list[FeedReport]
     content_checksum: str | None
@@ -66,19 +65,7 @@ def _no_progress(_stage: str, _detail: str) -> None:
     return None
 
 
-def check_month(month: str) -> None:
-    """Raise ValueError unless ``month`` is ``YYYY-MM``."""
-    if not _MONTH_RE.match(month):
-        raise ValueError(f"month must be YYYY-MM, got {month!r}")
-
-
-def previous_month(month: str) -> str:
-    """The month before ``month`` (``YYYY-MM``)."""
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
-
-
-def find_files(directory: Path, month: str) -> dict[str, Path]:
+def find_files(directory: Path, month: Month) -> dict[str, Path]:
     """Locate every feed's file for ``month``; a missing feed stops the run before any work."""
     if not directory.is_dir():
         raise FeedUnreadable(str(directory), "no such folder")
@@ -104,7 +91,7 @@ def files_checksum(files: dict[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def _places(conn: psycopg.Connection, month: str, directory: Path) -> transform.Places:
+def _places(conn: psycopg.Connection, month: Month, directory: Path) -> transform.Places:
     rows = conn.execute(
         "SELECT code, ST_AsBinary(geom) FROM admin_area WHERE level = 'village' ORDER BY code"
     ).fetchall()
@@ -112,7 +99,7 @@ def _places(conn: psycopg.Connection, month: str, directory: Path) -> transform.
     gps = conn.execute(
         "SELECT household_id, ST_X(geom), ST_Y(geom) FROM household"
         " WHERE month = %s::date AND geo_precision = 'gps'",
-        (f"{previous_month(month)}-01",),
+        (month.previous().first_day,),
     ).fetchall()
     previous = pd.DataFrame(gps, columns=["household_id", "lon", "lat"]).set_index("household_id")
     hazard = directory / HAZARD_FILE_NAME
@@ -154,7 +141,13 @@ def _report(spec: FeedSpec, raw: RawFeed, checked: Checked, seconds: float) -> F
 
 
 def _quarantine_rows(
-    run_id: int, month: str, *, spec: FeedSpec, raw: RawFeed, checked: Checked, counties: pd.Series
+    run_id: int,
+    month: Month,
+    *,
+    spec: FeedSpec,
+    raw: RawFeed,
+    checked: Checked,
+    counties: pd.Series,
 ) -> list[tuple[object, ...]]:
     rejects = checked.rejects
     county = pd.Series(None, index=rejects.index, dtype=object)
@@ -165,7 +158,7 @@ def _quarantine_rows(
     return [
         (
             run_id,
-            f"{month}-01",
+            month.first_day,
             spec.name,
             raw.path.name,
             int(line),
@@ -190,7 +183,7 @@ def _quarantine_rows(
 def _publish(
     conn: psycopg.Connection,
     run_id: int,
-    month: str,
+    month: Month,
     *,
     loaded: dict[str, str],
     reports: list[FeedReport],
@@ -235,7 +228,7 @@ def _publish(
             " run_id = excluded.run_id, published_at = now(),"
             " content_checksum = excluded.content_checksum,"
             " households = excluded.households, people = excluded.people",
-            (f"{month}-01", run_id, checksum, households, people),
+            (month.first_day, run_id, checksum, households, people),
         )
         conn.execute(
             "UPDATE etl_run SET status = 'published', finished_at = now(),"
@@ -244,11 +237,11 @@ def _publish(
         )
 
 
-def _unchanged(conn: psycopg.Connection, month: str, checksum: str) -> RunResult | None:
+def _unchanged(conn: psycopg.Connection, month: Month, checksum: str) -> RunResult | None:
     row = conn.execute(
         "SELECT p.run_id, p.content_checksum, p.households, p.people FROM published_month p"
         " JOIN etl_run r USING (run_id) WHERE p.month = %s::date AND r.files_checksum = %s",
-        (f"{month}-01", checksum),
+        (month.first_day, checksum),
     ).fetchone()
     if row is None:
         return None
@@ -267,7 +260,7 @@ def _unchanged(conn: psycopg.Connection, month: str, checksum: str) -> RunResult
 def run_month(
     conn: psycopg.Connection,
     directory: Path,
-    month: str,
+    month: Month | str,
     pseudonymiser: Pseudonymiser,
     *,
     force: bool = False,
@@ -299,11 +292,11 @@ def run_month(
     FeedUnreadable
         When a file is missing or cannot be read at all.
     """
-    check_month(month)
+    month = Month.coerce(month)
     started = time.perf_counter()
     files = find_files(directory, month)
     checksum = files_checksum(files)
-    lock = (_LOCK_NAMESPACE, int(month.replace("-", "")))
+    lock = (_LOCK_NAMESPACE, month.year * 100 + month.number)
     conn.execute("SELECT pg_advisory_lock(%s, %s)", lock)
     try:
         _mark_abandoned(conn)
@@ -312,7 +305,7 @@ def run_month(
         run = conn.execute(
             "INSERT INTO etl_run (month, source_dir, files_checksum) VALUES (%s::date, %s, %s)"
             " RETURNING run_id",
-            (f"{month}-01", str(directory), checksum),
+            (month.first_day, str(directory), checksum),
         ).fetchone()
         assert run is not None
         run_id = int(run[0])
@@ -342,7 +335,7 @@ def _run(
     conn: psycopg.Connection,
     run_id: int,
     files: dict[str, Path],
-    month: str,
+    month: Month,
     *,
     pseudonymiser: Pseudonymiser,
     progress: Progress,
@@ -387,7 +380,7 @@ def _run(
     finally:
         loader.close()
     clock = time.perf_counter()
-    progress("publish", month)
+    progress("publish", str(month))
     checksum = publish.content_checksum(digests)
     reports = [
         _report(spec, raws[spec.name], checks[spec.name], seconds[spec.name]) for spec in FEEDS

@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from core.month import Month
 from etl.frames import lookup
 from etl.geocode import village_points
 from geo.rasters import sample_points
@@ -42,11 +43,11 @@ def mask_phone(phones: pd.Series) -> pd.Series:
     return text.str[:3].str.cat(text.str[-4:], sep="****").where(text.str.len() >= 7, None)
 
 
-def people(roster: pd.DataFrame, month: str) -> pd.DataFrame:
+def people(roster: pd.DataFrame, month: Month) -> pd.DataFrame:
     """The ``person`` facts of the month."""
     return pd.DataFrame(
         {
-            "month": f"{month}-01",
+            "month": month.first_day.isoformat(),
             "person_token": roster["person_token"],
             "household_id": roster["household_no"],
             "county_code": roster["village_code"].str[:6],
@@ -60,7 +61,7 @@ def people(roster: pd.DataFrame, month: str) -> pd.DataFrame:
 
 
 def households(
-    roster: pd.DataFrame, housing: pd.DataFrame, places: Places, month: str
+    roster: pd.DataFrame, housing: pd.DataFrame, places: Places, month: Month
 ) -> pd.DataFrame:
     """The ``household`` facts: one row per household of the roster, placed on the map.
 
@@ -91,7 +92,7 @@ def households(
         lon[missing], lat[missing] = village_points(pd.Series(heads.index[missing]), geoms)
     return pd.DataFrame(
         {
-            "month": f"{month}-01",
+            "month": month.first_day.isoformat(),
             "household_id": heads.index,
             "county_code": heads["village_code"].str[:6].to_numpy(),
             "village_code": heads["village_code"].to_numpy(),
@@ -115,7 +116,7 @@ def households(
 class FactContext:
     """What turning a department's rows into facts needs from the rest of the month."""
 
-    month: str
+    month: Month
     #: person_token → household_no, and household_no → county_code, from the roster.
     persons: pd.Series
     counties: pd.Series
@@ -125,13 +126,15 @@ class FactContext:
 def _of_person(frame: pd.DataFrame, ctx: FactContext) -> pd.DataFrame:
     household = lookup(frame["person_token"], ctx.persons)
     return frame.assign(
-        month=f"{ctx.month}-01", household_id=household, county_code=lookup(household, ctx.counties)
+        month=ctx.month.first_day.isoformat(),
+        household_id=household,
+        county_code=lookup(household, ctx.counties),
     )
 
 
 def _of_household(frame: pd.DataFrame, ctx: FactContext) -> pd.DataFrame:
     return frame.assign(
-        month=f"{ctx.month}-01",
+        month=ctx.month.first_day.isoformat(),
         household_id=frame["household_no"],
         county_code=lookup(frame["household_no"], ctx.counties),
     )
@@ -184,10 +187,10 @@ FEED_FACTS: dict[str, FactBuilder] = {
 
 
 def disasters(
-    events: pd.DataFrame, places: Places, month: str
+    events: pd.DataFrame, places: Places, month: Month
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disaster events and the villages each affects (listed ∪ intersecting the area)."""
-    m = f"{month}-01"
+    m = month.first_day.isoformat()
     tree = shapely.STRtree(places.villages.to_numpy())
     codes = places.villages.index.to_numpy()
     rows: list[tuple[str, str]] = []

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from core.month import Month
 from etl.feedspec import Column, FeedSpec
 from etl.frames import is_member
 from etl.ids import valid_id_mask
@@ -42,7 +43,7 @@ _CRS_NAMES = ("wgs84", "gcj02", "bd09")
 class References:
     """What rows of a month may refer to."""
 
-    month: str
+    month: Month
     villages: pd.Index
     pseudonymiser: Pseudonymiser
     #: household_no → county_code of this month's roster (None while reading the roster).
@@ -287,9 +288,9 @@ def _datetime(c: _Check) -> None:
 
 def _month(c: _Check) -> None:
     c.reject(
-        c.values != c.refs.month,
+        c.values != str(c.refs.month),
         "wrong_month",
-        c.name + " {} is not the month loaded (" + c.refs.month + ")",
+        c.name + " {} is not the month loaded (" + str(c.refs.month) + ")",
     )
 
 

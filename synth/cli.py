@@ -23,11 +23,11 @@ def synth(
     defect_rate: float = typer.Option(0.01, help="Share of rows given a real-world defect."),
 ) -> None:
     """Generate one month of synthetic department feeds (all data is synthetic)."""
-    from etl.run import check_month  # noqa: PLC0415
+    from core.month import Month  # noqa: PLC0415
     from geo.admin import villages_frame  # noqa: PLC0415
     from synth import generate  # noqa: PLC0415
 
-    check_month(month)
+    Month.parse(month)
     if scale not in ("demo", "full"):
         raise typer.BadParameter("scale must be demo or full", param_hint="--scale")
     started = time.perf_counter()

@@ -31,7 +31,7 @@ class Migration:
 
 
 def available() -> list[Migration]:
-    """Return the migrations shipped in ``geo/sql/migrations``, in order."""
+    """Return the migrations shipped in ``core/sql/migrations``, in order."""
     folder = resources.files("core") / "sql" / "migrations"
     found = []
     for entry in folder.iterdir():

@@ -24,7 +24,7 @@ from core.scope import Scope
 from layers.deidentify import deidentify_features, village_polygons
 from layers.households import households_geojson
 
-#: Warning statuses that are still open (etl/sql/derive_warnings.sql uses the same list).
+#: Warning statuses that are still open (analytics/sql/derive_warnings.sql uses the same list).
 OPEN_STATUSES = ("raised", "acknowledged", "verified")
 #: Properties a de-identified point keeps (the rest could single a household out).
 _DEIDENTIFIED_KEEP = ("household_id", "village_code", "warning_level", "precision")

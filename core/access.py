@@ -59,6 +59,11 @@ class Permissions:
     #: Admin-code lengths the role's jurisdiction may have (2 province … 12 village).
     jurisdiction_lengths: frozenset[int]
 
+    @property
+    def may_export(self) -> bool:
+        """Whether the role may download layers (every export is de-identified)."""
+        return self.identified_points or self.deidentified_layers
+
 
 _ANY_LEVEL = frozenset({2, 4, 6, 9, 12})
 _LEADER = Permissions(

@@ -1,5 +1,11 @@
 """The audit trail: one hash-chained row per response that shows personal data, and per export.
 
+Personal data is read (or changed) only inside :func:`audited`: the caller's scoped transaction,
+an access check (:meth:`Audited.require`), what the response shows (:meth:`Audited.shows`), and
+one audit row written last, in that same transaction. The domain's readers (``layers.portrait``,
+``layers.household_points``, ``layers.heat_export``…) take the :class:`Audited` it yields, so
+no route assembles those steps again.
+
 Each row carries the hash of the row before it and its own hash over that and its content, so
 editing, deleting or reordering rows breaks the chain where it happened; :func:`verify` finds
 the first broken row. Rows are numbered previous + 1 under a lock: the ids have no gaps, and a
@@ -12,15 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from core.access import User
-from core.errors import AuditWriteFailed
+from core.errors import AuditWriteFailed, NotPermitted
 from core.scope import Scope
 
 #: The previous hash of the first row.
@@ -158,6 +165,91 @@ def record(
     except psycopg.Error as error:
         raise AuditWriteFailed(f"audit row for {route} not written: {error}") from error
     return AuditEntry(row_id, digest)
+
+
+@dataclass(slots=True)
+class Audited:
+    """A transaction that shows (or changes) personal data, as :func:`audited` yields it.
+
+    Readers check access with :meth:`require`, read through :attr:`conn` and declare what
+    leaves with :meth:`shows`; the audit row is written when the block ends.
+    """
+
+    conn: psycopg.Connection
+    user: User
+    #: The households the response shows, in the order declared.
+    household_ids: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+    #: Whether anything was declared: only then is a row written.
+    shown: bool = False
+    #: The row written, once the block has ended (None when nothing was shown).
+    entry: AuditEntry | None = None
+
+    def require(self, allowed: bool, what: str) -> None:
+        """Refuse unless ``allowed`` (a permission of the user's role).
+
+        Raises
+        ------
+        NotPermitted
+            Naming the role and ``what`` it may not do (the detail, for logs).
+        """
+        if not allowed:
+            raise NotPermitted(f"{self.user.role.value} may not {what}")
+
+    def shows(self, household_ids: Iterable[str], **detail: Any) -> None:
+        """Declare that the response shows ``household_ids`` (none is fine: an export).
+
+        ``detail`` is kept in the row (``area``, ``view``, ``export``…); calling this at all
+        means a row is written.
+        """
+        self.shown = True
+        seen = set(self.household_ids)
+        self.household_ids += [h for h in map(str, household_ids) if h not in seen]
+        self.detail |= detail
+
+
+@contextmanager
+def audited(
+    conn: psycopg.Connection,
+    user: User,
+    *,
+    route: str,
+    request_id: str,
+    scope: Scope | None = None,
+) -> Iterator[Audited]:
+    """Run a read (or write) of personal data and audit it in the same transaction.
+
+    When the block ends without an error and something was declared with
+    :meth:`Audited.shows`, one row goes to the chain (:func:`record`), last, in ``conn``'s
+    transaction. If the row cannot be written the block fails with :class:`AuditWriteFailed`
+    and the caller's transaction is rolled back: return no data.
+
+    Parameters
+    ----------
+    conn
+        A connection inside a transaction in the user's jurisdiction (``core.db.scoped``).
+    user, route, request_id, scope
+        As :func:`record` takes them.
+
+    Examples
+    --------
+    >>> with db.scoped(user.scope) as conn, audited(  # doctest: +SKIP
+    ...     conn, user, route="/h/<token>", request_id=rid
+    ... ) as trail:
+    ...     portrait = layers.portrait.open_for(trail, household_id)
+    """
+    trail = Audited(conn, user)
+    yield trail
+    if trail.shown:
+        trail.entry = record(
+            conn,
+            user=user,
+            route=route,
+            request_id=request_id,
+            household_ids=trail.household_ids,
+            detail=trail.detail or None,
+            scope=scope,
+        )
 
 
 def verify(conn: psycopg.Connection, *, batch: int = 5_000) -> Verification:

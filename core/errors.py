@@ -1,4 +1,8 @@
-"""The onemap error hierarchy: one base class, specific subclasses, and a user-facing message."""
+"""The onemap error hierarchy: one base class, specific subclasses, and a user-facing message.
+
+How an error is shown on the web (HTTP status, message in the viewer's language) is the web
+layer's one table, ``dashboards/errors.py``.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +49,15 @@ class OutOfScope(OneMapError, PermissionError):
     """A request for an area outside the caller's jurisdiction."""
 
     user_msg = "This area is outside your jurisdiction."
+
+
+class NotPermitted(OutOfScope):
+    """The user's role may not see or do this (a portrait, an export, the audit page).
+
+    Whatever the area: the jurisdiction is right, the role is not.
+    """
+
+    user_msg = "Your role may not see this."
 
 
 class AuthenticationFailed(OneMapError, PermissionError):
@@ -136,25 +149,3 @@ class FeedUnreadable(DataSourceError):
         super().__init__(f"{file}: {problem}")
         self.file = file
         self.problem = problem
-
-
-#: How each error class is shown over HTTP: status code. Most specific class first.
-HTTP_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
-    (AccountLocked, 429),
-    (AccountDisabled, 403),
-    (AuthenticationFailed, 401),
-    (UnknownUser, 404),
-    (InvalidUser, 422),
-    (UnknownArea, 404),
-    (OutOfScope, 403),
-    (DataSourceError, 422),
-    (OneMapError, 500),
-)
-
-
-def http_status(error: OneMapError) -> int:
-    """Return the HTTP status code for an onemap error."""
-    for cls, status in HTTP_STATUS:
-        if isinstance(error, cls):
-            return status
-    return 500

@@ -144,19 +144,20 @@ def add_user(
     return user, password
 
 
-def get_user(conn: psycopg.Connection, username: str) -> User:
-    """Return one user.
+def get_user(conn: psycopg.Connection, username: str, *, enabled_only: bool = False) -> User:
+    """Return one user (also as the web app's role: the web reads its session's user here).
 
     Raises
     ------
     UnknownUser
-        No such username.
+        No such username (or, with ``enabled_only``, the account is disabled).
     """
     row = conn.execute(
-        "SELECT " + _USER_COLUMNS + " FROM app_user WHERE username = %s", (username,)
+        "SELECT " + _USER_COLUMNS + " FROM app_user WHERE username = %s AND NOT (%s AND disabled)",
+        (username, enabled_only),
     ).fetchone()
     if row is None:
-        raise UnknownUser(f"no user {username!r}")
+        raise UnknownUser(f"no {'enabled ' if enabled_only else ''}user {username!r}")
     return _user(row)
 
 

@@ -14,16 +14,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
-from flask import Blueprint, Response, render_template_string, request
+from flask import Blueprint, Response, request
 from psycopg import sql
 
 from core import db
 from core.access import User
-from core.errors import BEIJING, OutOfScope
+from core.errors import BEIJING, NotPermitted, OutOfScope
 from core.scope import is_admin_code
-from dashboards.messages import HTML_LANG, normalise_lang, t
-from dashboards.pages import lang_links
-from dashboards.viewer import NotPermitted, current_user
+from dashboards.messages import normalise_lang, t
+from dashboards.pages import page_template, render_page
+from dashboards.viewer import current_user
 from dashboards.websettings import get_web_settings
 
 audit_pages = Blueprint("onemap_audit", __name__)
@@ -114,17 +114,10 @@ def read_audit(conn: psycopg.Connection, wanted: AuditFilter, limit: int) -> lis
     return [AuditRow(*row) for row in conn.execute(query, params).fetchall()]
 
 
-_PAGE = """<!doctype html>
-<html lang="{{ html_lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t('audit.title') }}</title>
-<link rel="stylesheet" href="/assets/onemap.css"></head>
-<body><main class="audit">
-<nav class="lang-switch" aria-label="{{ t('lang.label') }}">{% for code, label, href in langs %}
-{% if href %}<a class="lang" id="lang-{{ code }}" href="{{ href }}">{{ label }}</a>
-{% else %}<span class="lang current" id="lang-{{ code }}">{{ label }}</span>{% endif %}
-{% if not loop.last %}<span class="sep">|</span>{% endif %}{% endfor %}</nav>
-<p><a href="/{{ '?lang=en' if lang == 'en' else '' }}" id="back-to-map">
+_PAGE = page_template(
+    "{{ t('audit.title') }}",
+    '<main class="audit">',
+    """<p><a href="/{{ '?lang=en' if lang == 'en' else '' }}" id="back-to-map">
 {{ t('audit.back_to_map') }}</a></p>
 <h1>{{ t('audit.title') }}</h1>
 <p class="note">{{ t('audit.scope_note', area=scope) }}</p>
@@ -155,7 +148,8 @@ _PAGE = """<!doctype html>
 <p class="pages">
 {% if newest %}<a href="{{ newest }}" id="audit-newest">{{ t('audit.newest') }}</a>{% endif %}
 {% if older %}<a href="{{ older }}" id="audit-older">{{ t('audit.older') }}</a>{% endif %}</p>
-</main></body></html>"""
+</main></body></html>""",
+)
 
 
 def _href(wanted: AuditFilter, lang: str, **changes: Any) -> str:
@@ -178,12 +172,10 @@ def audit_page() -> Response:
             rows = read_audit(conn, wanted, size + 1)
     shown = wanted or AuditFilter()
     older = _href(shown, lang, before=rows[size - 1].id) if len(rows) > size else None
-    page = render_template_string(
+    page = render_page(
         _PAGE,
-        t=lambda key, **values: t(key, lang, **values),
-        html_lang=HTML_LANG[lang],
-        lang=lang,
-        langs=lang_links(lang, shown.query(before=shown.before)),
+        lang,
+        shown.query(before=shown.before),
         scope=user.jurisdiction,
         wanted=shown,
         rows=rows[:size],

@@ -18,12 +18,12 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, request,
 from flask.sessions import SecureCookieSessionInterface
 
 from core import db
-from core.access import Role, User
-from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, http_status
-from core.users import authenticate
+from core.access import User
+from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, UnknownUser
+from core.users import authenticate, get_user
+from dashboards.errors import CsrfRejected, NotLoggedIn, http_status
 from dashboards.messages import normalise_lang, t
 from dashboards.pages import login_page
-from dashboards.viewer import CsrfRejected, NotLoggedIn
 from dashboards.websettings import get_web_settings
 
 SESSION_COOKIE = "onemap_session"
@@ -88,14 +88,13 @@ def csrf_token() -> str:
     return str(token)
 
 
-def _load_user(username: str) -> User | None:
-    with db.app_connection() as conn:
-        row = conn.execute(
-            "SELECT username, display_name, role, jurisdiction FROM app_user"
-            " WHERE username = %s AND NOT disabled",
-            (username,),
-        ).fetchone()
-    return None if row is None else User(row[0], row[1], Role(row[2]), row[3])
+def _enabled_user(username: str) -> User | None:
+    """The session's user as ``app_user`` has it now; None once deleted or disabled."""
+    try:
+        with db.app_connection() as conn:
+            return get_user(conn, username, enabled_only=True)
+    except UnknownUser:
+        return None
 
 
 def session_user() -> User | None:
@@ -106,7 +105,7 @@ def session_user() -> User | None:
     settings, moment = get_web_settings(), now()
     idle = moment - float(session.get("seen", 0)) > settings.idle_minutes * 60
     old = moment - float(session.get("login_at", 0)) > settings.max_session_hours * 3600
-    user = None if idle or old else _load_user(str(username))
+    user = None if idle or old else _enabled_user(str(username))
     if user is None:
         session.clear()
         session["expired"] = True

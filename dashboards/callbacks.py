@@ -1,7 +1,8 @@
 """Callbacks of the map page: the URL drives the view; clicks and links change the URL.
 
 Every callback reads the logged-in user and works inside the user's jurisdiction; the view
-that shows a portrait writes its audit row in the transaction that read it.
+is read inside :func:`dashboards.viewer.audited_request`, so a portrait shown writes its audit
+row in the transaction that read it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dash
 import dash_leaflet as dl
 from dash import ClientsideFunction, Input, Output, State, no_update
 
-from core import audit, db
+from core import db
 from core.access import SUPPRESS_BELOW, User
 from core.errors import AuditWriteFailed
 from core.settings import get_settings
@@ -25,7 +26,7 @@ from dashboards.panel import breadcrumb, side_panel, topbar
 from dashboards.routes import children_url, heat_url, households_url, outline_url
 from dashboards.state import View
 from dashboards.viewdata import ViewData, load_view
-from dashboards.viewer import current_user, mark_personal, request_id
+from dashboards.viewer import audited_request, current_user
 from layers.households import HOUSEHOLD_COLOURS
 from layers.portrait import household_access
 
@@ -91,25 +92,14 @@ def read_view(user: User, view: View) -> ViewData:
     """
     data: ViewData | None = None
     try:
-        with db.scoped(user.scope) as conn:
-            data = load_view(conn, user, view)
-            if data.portrait is not None:
-                audit.record(
-                    conn,
-                    user=user,
-                    route=PORTRAIT_ROUTE,
-                    request_id=request_id(),
-                    household_ids=[data.portrait.household_id],
-                    detail={"area": data.portrait.basics["village_code"], "view": "portrait"},
-                )
+        with audited_request(user, route=PORTRAIT_ROUTE) as trail:
+            data = load_view(trail, view)
     except AuditWriteFailed:
         if data is None:
             raise
         return replace(
             data, portrait=None, view=data.view.with_household(None), message="error.audit_failed"
         )
-    if data.portrait is not None:
-        mark_personal()
     return data
 
 

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template_string
-
-from dashboards.messages import HTML_LANG, LANGS, t, value_label
+from dashboards.messages import t, value_label
+from dashboards.pages import page_template, render_page
 from dashboards.portrait import localised
 from dashboards.state import View
 from layers.portrait import Portrait
 
 # Jinja autoescapes: names and reasons are text, never markup. Every label comes from t().
-_DOOR_PAGE = """<!doctype html>
-<html lang="{{ html_lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title>
-<link rel="stylesheet" href="/assets/onemap.css"></head>
-<body><div class="door">
-<nav class="lang-switch" aria-label="{{ t('lang.label') }}">{% for code, label, href in langs %}
-{% if href %}<a class="lang" id="lang-{{ code }}" href="{{ href }}">{{ label }}</a>
-{% else %}<span class="lang current" id="lang-{{ code }}">{{ label }}</span>{% endif %}
-{% if not loop.last %}<span class="sep">|</span>{% endif %}{% endfor %}</nav>
-<h1>{{ title }}</h1>
+_DOOR_PAGE = page_template(
+    "{{ title }}",
+    '<div class="door">',
+    """<h1>{{ title }}</h1>
 {% if note %}<p class="note">{{ note }}</p>{% endif %}
 {% if members is not none %}
 <h2>{{ t('portrait.section.members') }}</h2><ul>{% for m in members %}
@@ -35,13 +27,8 @@ _DOOR_PAGE = """<!doctype html>
 {% endif %}
 {% if login_href %}<p><a id="door-login" class="button" href="{{ login_href }}">
 {{ t('door.login_link') }}</a></p>{% endif %}
-</div></body></html>"""
-
-
-def _lang_links(lang: str) -> list[tuple[str, str, str | None]]:
-    """(code, label, href or None for the current language) for the switch."""
-    hrefs = {"zh": "?", "en": "?lang=en"}
-    return [(c, t(f"lang.{c}", lang), None if c == lang else hrefs[c]) for c in LANGS]
+</div></body></html>""",
+)
 
 
 def _lines(portrait: Portrait, lang: str) -> dict[str, list[str]]:
@@ -110,10 +97,4 @@ def door_login_page(lang: str, login_href: str) -> str:
 
 
 def _render(lang: str, **context: Any) -> str:
-    return render_template_string(
-        _DOOR_PAGE,
-        t=lambda key, **values: t(key, lang, **values),
-        html_lang=HTML_LANG[lang],
-        langs=_lang_links(lang),
-        **context,
-    )
+    return render_page(_DOOR_PAGE, lang, {}, **context)

@@ -1,4 +1,7 @@
-"""The message catalog: every UI label in zh-CN (default) and English, from ``messages.yaml``."""
+"""The message catalog: every UI label in zh-CN (default) and English, from ``messages.yaml``.
+
+The message of each error class is chosen in ``dashboards/errors.py`` (with its HTTP status).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,6 @@ from importlib.resources import files
 from typing import Any
 
 import yaml
-
-from core.errors import AuditWriteFailed, DataSourceError, OneMapError, OutOfScope, UnknownArea
-from dashboards.viewer import CsrfRejected, DoorCodeRefused, NotLoggedIn, NotPermitted
-from layers.heatmap import UnknownTile
-from layers.portrait import UnknownHousehold
 
 #: The languages of the UI; the first is the default.
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -66,27 +64,3 @@ def value_label(kind: str, value: Any, lang: str = DEFAULT_LANG) -> str:
         return "—"
     key = f"value.{kind}.{value}"
     return t(key, lang) if key in catalog() else str(value)
-
-
-#: The message a person sees for each error class; most specific class first.
-ERROR_MESSAGES: tuple[tuple[type[OneMapError], str], ...] = (
-    (NotLoggedIn, "error.login_required"),
-    (CsrfRejected, "error.csrf"),
-    (DoorCodeRefused, "error.door_refused"),
-    (NotPermitted, "error.not_permitted"),
-    (AuditWriteFailed, "error.audit_failed"),
-    (UnknownHousehold, "error.unknown_household"),
-    (UnknownTile, "error.no_tile"),
-    (UnknownArea, "error.unknown_area"),
-    (OutOfScope, "error.out_of_scope"),
-    (DataSourceError, "error.bad_data"),
-    (OneMapError, "error.generic"),
-)
-
-
-def error_message(error: OneMapError, lang: str = DEFAULT_LANG) -> str:
-    """The user-facing text of an error, in ``lang`` (the logged detail stays in ``str(error)``)."""
-    for cls, key in ERROR_MESSAGES:
-        if isinstance(error, cls):
-            return t(key, lang)
-    return t("error.generic", lang)

@@ -1,24 +1,42 @@
-"""Plain HTML pages beside the map: the login form. Jinja autoescapes every value."""
+"""Plain HTML pages beside the map: their common frame, and the login form.
+
+The door page and the audit page are built on :func:`page_template` and :func:`render_page` too.
+Jinja autoescapes every value.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import render_template_string
 
 from dashboards.messages import HTML_LANG, LANGS, t
 
-_LOGIN_PAGE = """<!doctype html>
-<html lang="{{ html_lang }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t('login.title') }} · {{ t('app.title') }}</title>
-<link rel="stylesheet" href="/assets/onemap.css"></head>
-<body><main class="login">
-<nav class="lang-switch" aria-label="{{ t('lang.label') }}">{% for code, label, href in langs %}
-{% if href %}<a class="lang" id="lang-{{ code }}" href="{{ href }}">{{ label }}</a>
-{% else %}<span class="lang current" id="lang-{{ code }}">{{ label }}</span>{% endif %}
-{% if not loop.last %}<span class="sep">|</span>{% endif %}{% endfor %}</nav>
-<h1>{{ t('app.title') }}</h1>
+
+def page_template(title: str, container: str, body: str) -> str:
+    """The Jinja template of a plain page: head, ``container`` opened, language switch, ``body``.
+
+    ``title`` is Jinja (``{{ t('…') }}``); ``body`` closes the container and the document.
+    """
+    return (
+        '<!doctype html>\n<html lang="{{ html_lang }}"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n"
+        '<link rel="stylesheet" href="/assets/onemap.css"></head>\n'
+        f"<body>{container}\n"
+        '<nav class="lang-switch" aria-label="{{ t(\'lang.label\') }}">'
+        "{% for code, label, href in langs %}\n"
+        '{% if href %}<a class="lang" id="lang-{{ code }}" href="{{ href }}">{{ label }}</a>\n'
+        '{% else %}<span class="lang current" id="lang-{{ code }}">{{ label }}</span>{% endif %}\n'
+        '{% if not loop.last %}<span class="sep">|</span>{% endif %}{% endfor %}</nav>\n'
+    ) + body
+
+
+_LOGIN_PAGE = page_template(
+    "{{ t('login.title') }} · {{ t('app.title') }}",
+    '<main class="login">',
+    """<h1>{{ t('app.title') }}</h1>
 <p class="synthetic">{{ t('app.synthetic') }}</p>
 <h2>{{ t('login.title') }}</h2>
 {% if message %}<p class="error" id="login-message" role="alert">{{ message }}</p>{% endif %}
@@ -34,7 +52,8 @@ _LOGIN_PAGE = """<!doctype html>
 <button type="submit" id="login-submit">{{ t('login.submit') }}</button>
 </form>
 <p class="hint">{{ t('login.hint') }}</p>
-</main></body></html>"""
+</main></body></html>""",
+)
 
 
 def lang_links(lang: str, query: dict[str, str]) -> list[tuple[str, str, str | None]]:
@@ -50,16 +69,26 @@ def lang_links(lang: str, query: dict[str, str]) -> list[tuple[str, str, str | N
     return links
 
 
+def render_page(template: str, lang: str, query: dict[str, str], **context: Any) -> str:
+    """Render a :func:`page_template` in ``lang``; the language links keep ``query``."""
+    return render_template_string(
+        template,
+        t=lambda key, **values: t(key, lang, **values),
+        html_lang=HTML_LANG[lang],
+        langs=lang_links(lang, query),
+        lang=lang,
+        **context,
+    )
+
+
 def login_page(
     lang: str, *, target: str, csrf: str, username: str = "", message: str | None = None
 ) -> str:
     """The login form, coming back to ``target`` after a right password."""
-    return render_template_string(
+    return render_page(
         _LOGIN_PAGE,
-        t=lambda key, **values: t(key, lang, **values),
-        html_lang=HTML_LANG[lang],
-        langs=lang_links(lang, {"next": target}),
-        lang=lang,
+        lang,
+        {"next": target},
         target=target,
         csrf=csrf,
         username=username,

@@ -13,7 +13,7 @@ from dash import dcc, html
 from core.access import PortraitAccess, User, suppress
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
-from dashboards.routes import heat_download_url, may_export
+from dashboards.routes import heat_download_url
 from dashboards.state import View
 from dashboards.viewdata import ViewData
 from geo.admin import Area
@@ -236,7 +236,7 @@ def area_section(data: ViewData) -> list[Any]:
         legend(data.shading, lang, has_children=data.n_children > 0),
         *households_note(data),
     ]
-    if may_export(data.viewer) and data.viewer.scope.covers(area.code):
+    if data.viewer.permissions.may_export and data.viewer.scope.covers(area.code):
         content.append(
             html.A(
                 t("panel.download_heat", lang),

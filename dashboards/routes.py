@@ -1,11 +1,11 @@
 """Flask routes beside Dash: GeoJSON layers, heat tiles, the heat GeoTIFF, the door page, health.
 
 The routes are thin: the domain code in ``layers/`` returns bytes or data. Every route reads
-the logged-in user (:mod:`dashboards.viewer`), reads PostGIS only through ``core.db.scoped`` in
-that user's jurisdiction (row-level security) and checks the area or household asked for
-against it; a response showing personal data writes its audit row in the same transaction. The
-routes set caching headers and map onemap errors to HTTP statuses with a message in the
-viewer's language (``?lang=en``).
+the logged-in user (:mod:`dashboards.viewer`) and reads PostGIS only through ``core.db.scoped``
+in that user's jurisdiction (row-level security); personal data only through the readers of
+``layers`` inside :func:`dashboards.viewer.audited_request`, which check access and write the
+audit row in the same transaction. The routes set caching headers and map onemap errors to
+HTTP statuses with a message in the viewer's language (``?lang=en``, ``dashboards/errors.py``).
 """
 
 from __future__ import annotations
@@ -13,32 +13,22 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-import psycopg
 from flask import Blueprint, Response, jsonify, request
 
-from core import audit, db
-from core.access import User, can_view_portrait
-from core.errors import OneMapError, http_status
+from core import db
+from core.access import User
+from core.errors import OneMapError
 from core.scope import Scope
 from dashboards.door import door_login_page, door_page, not_found_page
-from dashboards.messages import error_message, normalise_lang
-from dashboards.viewer import (
-    WEB_STATUS,
-    DoorCodeRefused,
-    NotPermitted,
-    current_user,
-    mark_personal,
-    optional_user,
-    request_id,
-)
-from geo.admin import data_version, get_area
+from dashboards.errors import error_message, http_status
+from dashboards.messages import normalise_lang
+from dashboards.viewer import audited_request, current_user, optional_user
+from geo.admin import data_version
 from layers.boundaries import area_geojson, children_geojson
-from layers.heat_export import geotiff_bytes, heat_filename, heat_grid
+from layers.heat_export import export_for, geotiff_bytes, heat_filename
 from layers.heatmap import UnknownTile, tile_png
-from layers.household_points import empty_layer, household_points
-from layers.households import HOUSEHOLD_LEVELS, latest_month
-from layers.portrait import UnknownHousehold, household_access, household_for_token
-from layers.portrait import household_portrait as read_portrait
+from layers.household_points import points_for
+from layers.portrait import UnknownHousehold, open_by_token
 
 api = Blueprint("onemap_api", __name__)
 
@@ -98,24 +88,8 @@ def area_households(code: str) -> Response:
     None above town level or for an area above the viewer's jurisdiction; 403 outside it.
     Identified households are written to the audit trail in the same transaction.
     """
-    user = current_user()
-    layer = empty_layer()
-    with db.scoped(user.scope) as conn:
-        area = get_area(conn, user.scope, code)
-        month = latest_month(conn)
-        if month and area.level in HOUSEHOLD_LEVELS and user.scope.covers(code):
-            layer = household_points(conn, user, code, month)
-        if layer.household_ids:
-            audit.record(
-                conn,
-                user=user,
-                route=request.path,
-                request_id=request_id(),
-                household_ids=layer.household_ids,
-                detail={"area": code, "view": "households"},
-            )
-    if layer.household_ids:
-        mark_personal()
+    with audited_request(current_user()) as trail:
+        layer = points_for(trail, code)
     return geojson_response(layer.body, max_age=300)
 
 
@@ -144,11 +118,6 @@ def heat_url(version: str, user: User) -> str:
     return "/tiles/heat/{z}/{x}/{y}.png?v=" + f"{version}&s={user.jurisdiction}{kind}"
 
 
-def may_export(user: User) -> bool:
-    """Whether ``user`` may download layers (every export is de-identified)."""
-    return user.permissions.identified_points or user.permissions.deidentified_layers
-
-
 def heat_download_url(code: str, version: str, lang: str = "zh") -> str:
     """The URL of an area's warning-density GeoTIFF (the version keeps caches honest)."""
     return f"/downloads/heat/{code}.tif?v={version}" + ("&lang=en" if lang == "en" else "")
@@ -160,20 +129,8 @@ def heat_download(code: str) -> Response:
 
     Built from de-identified points; the export is written to the audit trail.
     """
-    user = current_user()
-    if not may_export(user):
-        raise NotPermitted(f"{user.role.value} may not export layers")
-    with db.scoped(user.scope) as conn:
-        grid = heat_grid(conn, user.scope, code)
-        audit.record(
-            conn,
-            user=user,
-            route=request.path,
-            request_id=request_id(),
-            household_ids=grid.household_ids,
-            detail={"area": code, "export": heat_filename(grid), "warnings": grid.warnings},
-        )
-    mark_personal()
+    with audited_request(current_user()) as trail:
+        grid = export_for(trail, code)
     response = Response(geotiff_bytes(grid), mimetype="image/tiff")
     response.headers["Content-Disposition"] = f'attachment; filename="{heat_filename(grid)}"'
     return response
@@ -194,41 +151,10 @@ def door_code(token: str) -> Response:
         target = request.full_path.rstrip("?")
         login = "/login?" + urlencode({"next": target} | ({"lang": lang} if lang != "zh" else {}))
         return Response(door_login_page(lang, login), status=401, mimetype="text/html")
-    with db.scoped(user.scope) as conn:
-        household_id = visible_household(conn, user, token)
-        portrait = read_portrait(conn, user.scope, household_id)
-        audit.record(
-            conn,
-            user=user,
-            route="/h/<token>",
-            request_id=request_id(),
-            household_ids=[household_id],
-            detail={"area": portrait.basics["village_code"], "view": "door"},
-        )
-    mark_personal()
+    # The route pattern, not the path: the audit trail never keeps a door code.
+    with audited_request(user, route="/h/<token>") as trail:
+        portrait = open_by_token(trail, token)
     return Response(door_page(portrait, lang), mimetype="text/html")
-
-
-def visible_household(conn: psycopg.Connection, user: User, token: str) -> str:
-    """The household behind a door code, if ``user`` may open its portrait.
-
-    Raises
-    ------
-    DoorCodeRefused
-        An unknown code or a household outside the user's jurisdiction (one answer for both).
-    NotPermitted
-        The household is in the jurisdiction but the role may not open its portrait.
-    """
-    try:
-        household_id = household_for_token(conn, user.scope, token)
-    except UnknownHousehold as error:
-        raise DoorCodeRefused(f"door code not visible in scope {user.jurisdiction}") from error
-    facts = household_access(conn, user.scope, household_id)
-    if facts is None:
-        raise DoorCodeRefused(f"household {household_id} outside scope {user.jurisdiction}")
-    if not can_view_portrait(user, facts[0], warned=facts[1]):
-        raise NotPermitted(f"{user.role.value} may not open the portrait of {household_id}")
-    return household_id
 
 
 @api.get("/healthz")
@@ -239,14 +165,6 @@ def health() -> Response:
     return jsonify(status="ok", geography_version=version)
 
 
-def status_of(error: OneMapError) -> int:
-    """The HTTP status of an error: the web layer's own first, then ``core.errors``."""
-    for cls, status in WEB_STATUS:
-        if isinstance(error, cls):
-            return status
-    return http_status(error)
-
-
 @api.app_errorhandler(OneMapError)
 def onemap_error(error: OneMapError) -> tuple[Response, int]:
     """Map onemap errors to their HTTP status with the user-facing message only.
@@ -255,7 +173,7 @@ def onemap_error(error: OneMapError) -> tuple[Response, int]:
     """
     lang = request_lang()
     message = error_message(error, lang)
-    status = status_of(error)
+    status = http_status(error)
     if request.path.startswith("/h/"):
         page = not_found_page(lang, message, refused=status == 403)
         return Response(page, mimetype="text/html"), status

@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 
 import psycopg
 
-from core.access import User, can_view_portrait
-from core.errors import OutOfScope, UnknownArea
+from core.access import User
+from core.audit import Audited
+from core.errors import NotPermitted, OutOfScope, UnknownArea
 from core.scope import LEVEL_CODE_LENGTHS, Scope
 from dashboards.state import View
 from geo.admin import Area, children, data_version, get_area, lineage
@@ -22,7 +23,7 @@ from layers.households import (
     latest_month,
     published_version,
 )
-from layers.portrait import Portrait, household_access, household_portrait
+from layers.portrait import Portrait, UnknownHousehold, open_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +87,14 @@ def _trail(
         return fallback, lineage(conn, scope, scope.prefix), message
 
 
-def load_view(conn: psycopg.Connection, user: User, view: View) -> ViewData:
-    """Read what ``view`` shows to ``user``, inside the user's jurisdiction.
+def load_view(reading: Audited, view: View) -> ViewData:
+    """Read what ``view`` shows to the user of ``reading``, inside the user's jurisdiction.
 
-    Counts are suppressed for roles without portrait rights; a portrait is read only when the
-    role may open it (else the view drops the household and says why).
+    Counts are suppressed for roles without portrait rights; a portrait is opened through
+    ``layers.portrait.open_for`` (so it is audited) when the role may open it, else the view
+    drops the household and says why.
     """
+    conn, user = reading.conn, reading.user
     scope = user.scope
     view, trail, message = _trail(conn, scope, view)
     code = trail[-1].code
@@ -117,7 +120,7 @@ def load_view(conn: psycopg.Connection, user: User, view: View) -> ViewData:
     )
     if view.household is None:
         return data
-    return _with_portrait(conn, data, view.household)
+    return _with_portrait(reading, data, view.household)
 
 
 def _focus(conn: psycopg.Connection, scope: Scope, area: Area) -> Area:
@@ -128,13 +131,12 @@ def _focus(conn: psycopg.Connection, scope: Scope, area: Area) -> Area:
     return get_area(conn, scope, scope.prefix[:child])
 
 
-def _with_portrait(conn: psycopg.Connection, data: ViewData, household_id: str) -> ViewData:
-    user = data.viewer
-    facts = household_access(conn, user.scope, household_id)
-    refusal = "error.unknown_household"
-    if facts is not None and can_view_portrait(user, facts[0], warned=facts[1]):
-        return replace(data, portrait=household_portrait(conn, user.scope, household_id))
-    if facts is not None:
+def _with_portrait(reading: Audited, data: ViewData, household_id: str) -> ViewData:
+    try:
+        return replace(data, portrait=open_for(reading, household_id))
+    except UnknownHousehold:
+        refusal = "error.unknown_household"
+    except NotPermitted:
         refusal = "error.no_portrait_right"
     # The household leaves the view: no link on the page carries it on.
     return replace(data, view=data.view.with_household(None), message=data.message or refusal)

@@ -1,56 +1,20 @@
-"""Who is asking: the logged-in user of the current request, the request's id, and the refusals.
+"""Who is asking: the logged-in user of the current request, the request's id, personal responses.
 
 The login gate (:mod:`dashboards.auth`) puts the user on ``flask.g``; every route and callback
-reads it here and works inside ``user.scope`` (``core.db.scoped``).
+reads it here and works inside ``user.scope`` (``core.db.scoped``). Personal data is read only
+inside :func:`audited_request`, the web's side of the gateway ``core.audit.audited``.
 """
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from flask import g, has_request_context, request
+
+from core import audit, db
 from core.access import User
-from core.errors import OneMapError, OutOfScope
-
-
-class NotLoggedIn(OneMapError, PermissionError):
-    """A request that needs a login came without one (or after the session ended)."""
-
-    user_msg = "Please log in."
-
-    def __init__(self, detail: str = "no login") -> None:
-        super().__init__(detail, user_msg=type(self).user_msg)
-
-
-class CsrfRejected(OneMapError, PermissionError):
-    """A state-changing request without the session's CSRF token."""
-
-    user_msg = "The request was refused (missing or wrong security token). Reload the page."
-
-    def __init__(self, detail: str = "CSRF token missing or wrong") -> None:
-        super().__init__(detail, user_msg=type(self).user_msg)
-
-
-class NotPermitted(OutOfScope):
-    """The user's role may not see this (a portrait, the audit page), whatever the area."""
-
-    user_msg = "Your role may not see this."
-
-
-class DoorCodeRefused(OutOfScope):
-    """A door code that is unknown or whose household lies outside the user's jurisdiction.
-
-    One answer for both: the page never says whether a code exists elsewhere.
-    """
-
-    user_msg = "Unknown door code, or the household is outside your jurisdiction."
-
-
-#: HTTP statuses of the web layer's own errors (core.errors.HTTP_STATUS covers the rest).
-WEB_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
-    (NotLoggedIn, 401),
-    (CsrfRejected, 403),
-    (NotPermitted, 403),
-)
+from dashboards.errors import NotLoggedIn
 
 
 def current_user() -> User:
@@ -80,3 +44,26 @@ def request_id() -> str:
 def mark_personal() -> None:
     """Say that this response shows personal data: it must never be cached (no-store)."""
     g.personal = True
+
+
+@contextmanager
+def audited_request(user: User, route: str | None = None) -> Iterator[audit.Audited]:
+    """One transaction in ``user``'s jurisdiction whose personal data is audited.
+
+    The readers of ``layers`` (``open_for``, ``points_for``, ``export_for``…) take what this
+    yields. When they declared something, the audit row (this request's ``route``, by default
+    its path, and id) is written last in the transaction and the response is marked personal.
+
+    Examples
+    --------
+    >>> with audited_request(current_user()) as trail:  # doctest: +SKIP
+    ...     portrait = layers.portrait.open_for(trail, household_id)
+    """
+    route = route or request.path
+    with (
+        db.scoped(user.scope) as conn,
+        audit.audited(conn, user, route=route, request_id=request_id()) as trail,
+    ):
+        yield trail
+    if trail.entry is not None:
+        mark_personal()

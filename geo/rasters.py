@@ -1,21 +1,26 @@
-"""Read raster values at many points at once (hazard susceptibility at household locations)."""
+"""Rasters: values at many points at once, and the one profile onemap writes GeoTIFFs with.
+
+Sampled: hazard susceptibility at household locations. Written: the synthetic hazard raster and
+the warning-density download.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
 from numpy.typing import ArrayLike, NDArray
 from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
-from rasterio.transform import rowcol
+from rasterio.transform import Affine, rowcol
 from rasterio.windows import Window
 
 from core.errors import DataSourceError
 
-__all__ = ["RASTER_EPSG", "RasterSample", "sample_points"]
+__all__ = ["RASTER_EPSG", "RasterSample", "geotiff_profile", "sample_points"]
 
 FloatArray = NDArray[np.float64]
 
@@ -42,6 +47,61 @@ class RasterSample:
         """True where the value exceeds ``threshold``; points without a value are False."""
         with np.errstate(invalid="ignore"):
             return np.greater(self.values, threshold)
+
+
+def geotiff_profile(
+    values: NDArray[np.floating[Any]], *, crs: str, transform: Affine, nodata: float
+) -> dict[str, Any]:
+    """The profile of every GeoTIFF onemap writes: one float band, tiled, DEFLATE-compressed.
+
+    256×256 tiles, DEFLATE with the floating-point predictor (about threefold smaller on
+    quantised values). Everything that could vary between runs or GDAL defaults is pinned
+    (level, single-threaded compression, no BigTIFF switch on size guesses), so the same grid
+    always gives the same bytes.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The band (rows × columns, row 0 north) in a floating-point dtype.
+    crs : str
+        The CRS, e.g. ``"EPSG:4326"``.
+    transform : affine.Affine
+        Pixel to CRS coordinates.
+    nodata : float
+        The value of cells without data.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for ``rasterio.open(path, "w", **profile)`` or ``MemoryFile.open``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a 2-D floating-point array (the predictor needs floats).
+    """
+    if values.ndim != 2 or values.dtype.kind != "f":
+        raise ValueError(f"a GeoTIFF band is 2-D floats, not {values.ndim}-D {values.dtype}")
+    height, width = values.shape
+    return {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": str(values.dtype),
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "zlevel": 9,
+        "predictor": 3,
+        "num_threads": 1,
+        "bigtiff": "no",
+        "interleave": "band",
+    }
 
 
 def sample_points(path: Path | str, lon: ArrayLike, lat: ArrayLike, *, band: int = 1) -> FloatArray:

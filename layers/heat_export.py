@@ -5,7 +5,7 @@ clustering), on a grid of whole cells in Web Mercator (EPSG:3857). Each cell hol
 the warning weights (red 3, orange 2, yellow 1) of the households inside it, so the grid adds up
 to the area's weighted warning count; cells outside the area are nodata. Like every export the
 points are de-identified first (each moved inside its own village), so the grid adds up the
-same but no cell pins a household down.
+same but no cell pins a household down. :func:`export_for` is the audited export.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from rasterio.features import geometry_mask
 from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 
+from core.audit import Audited
 from core.scope import Scope
 from geo.admin import Area, get_area
+from geo.rasters import geotiff_profile
 from layers.heatmap import (
     LEVEL_WEIGHTS,
     HeatPoints,
@@ -139,24 +141,27 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
     )
 
 
+def export_for(trail: Audited, code: str) -> HeatGrid:
+    """The warning-density grid of area ``code``, if the user's role may export; audited.
+
+    Every household counted is declared for the audit row, with the file's name.
+
+    Raises
+    ------
+    NotPermitted
+        The role may not export layers.
+    UnknownArea, OutOfScope
+        As :func:`heat_grid`.
+    """
+    trail.require(trail.user.permissions.may_export, "export layers")
+    grid = heat_grid(trail.conn, trail.user.scope, code)
+    trail.shows(grid.household_ids, area=code, export=heat_filename(grid), warnings=grid.warnings)
+    return grid
+
+
 def geotiff_bytes(grid: HeatGrid) -> bytes:
-    """Write the grid as a deflate-compressed GeoTIFF with its CRS, nodata, band and tags."""
-    height, width = grid.values.shape
-    profile = {
-        "driver": "GTiff",
-        "width": width,
-        "height": height,
-        "count": 1,
-        "dtype": "float32",
-        "crs": CRS,
-        "transform": grid.transform,
-        "nodata": NODATA,
-        "compress": "deflate",
-        "predictor": 3,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-    }
+    """Write the grid as a GeoTIFF (:func:`geo.rasters.geotiff_profile`) with its band and tags."""
+    profile = geotiff_profile(grid.values, crs=CRS, transform=grid.transform, nodata=NODATA)
     with MemoryFile() as memory:
         with memory.open(**profile) as dataset:
             dataset.write(grid.values, 1)

@@ -3,8 +3,8 @@
 Officials get every household of their area as it is. Leaders get the households whose open
 warnings they oversee identified (they may open those portraits) and the rest de-identified;
 planners and auditors get every point de-identified (:mod:`layers.deidentify`: displaced inside
-the village, no id); a role with neither right gets none. The household ids a response carries
-are returned too: the caller writes them to the audit trail.
+the village, no id); a role with neither right gets none. :func:`points_for` reads them inside
+``core.audit.audited`` and declares the identified households for its audit row.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import orjson
 import psycopg
 
 from core.access import PortraitAccess, User, suppress
+from core.audit import Audited
 from core.scope import Scope
+from geo.admin import get_area
 from layers.deidentify import deidentify_features, village_polygons
-from layers.households import households_geojson
+from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
 
 #: Warning statuses that are still open (analytics/sql/derive_warnings.sql uses the same list).
 OPEN_STATUSES = ("raised", "acknowledged", "verified")
@@ -135,3 +137,27 @@ def household_points(conn: psycopg.Connection, user: User, code: str, month: dt.
     collection["total"] = suppress(int(collection["total"]), user)
     collection["deidentified"] = True
     return PointLayer(orjson.dumps(collection), _ids(shown))
+
+
+def points_for(trail: Audited, code: str) -> PointLayer:
+    """The households of area ``code`` as the user of ``trail`` may see them; audited.
+
+    None above town level, for an area above the user's jurisdiction or before any month is
+    published. The households shown identified are declared for the audit row.
+
+    Raises
+    ------
+    UnknownArea
+        No such area.
+    OutOfScope
+        An area outside the user's jurisdiction (and not on the way down to it).
+    """
+    conn, user = trail.conn, trail.user
+    area = get_area(conn, user.scope, code)
+    month = latest_month(conn)
+    if not (month and area.level in HOUSEHOLD_LEVELS and user.scope.covers(code)):
+        return empty_layer()
+    layer = household_points(conn, user, code, month)
+    if layer.household_ids:
+        trail.shows(layer.household_ids, area=code, view="households")
+    return layer

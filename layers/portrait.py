@@ -1,4 +1,9 @@
-"""A household's portrait (画像): the base fields grouped as officials read them."""
+"""A household's portrait (画像): the base fields grouped as officials read them.
+
+Open a portrait only through :func:`open_for` or :func:`open_by_token`, inside
+``core.audit.audited``: they check the role's right to it, read it and declare it for the
+audit row of the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from core.errors import UnknownArea
+from core.access import can_view_portrait
+from core.audit import Audited
+from core.errors import OutOfScope, UnknownArea
 from core.scope import Scope
 
 
@@ -17,6 +24,15 @@ class UnknownHousehold(UnknownArea):
     """No such household (or token) inside the viewer's scope."""
 
     user_msg = "Unknown household."
+
+
+class DoorCodeRefused(OutOfScope):
+    """A door code that is unknown or whose household lies outside the user's jurisdiction.
+
+    One answer for both: the page never says whether a code exists elsewhere.
+    """
+
+    user_msg = "Unknown door code, or the household is outside your jurisdiction."
 
 
 @dataclass
@@ -155,3 +171,60 @@ def household_access(
     """
     row = conn.execute(_ACCESS, (household_id, scope.like)).fetchone()
     return None if row is None else (str(row[0]), bool(row[1]))
+
+
+def open_for(trail: Audited, household_id: str, *, view: str = "portrait") -> Portrait:
+    """The portrait of a household, if the user of ``trail`` may open it; declared for audit.
+
+    Parameters
+    ----------
+    trail
+        The audited transaction (``core.audit.audited``) in the user's jurisdiction.
+    household_id
+        The household asked for.
+    view
+        Where it is shown (kept in the audit row: ``portrait``, ``door``…).
+
+    Raises
+    ------
+    UnknownHousehold
+        No such household in the latest month inside the user's jurisdiction.
+    NotPermitted
+        The household is in the jurisdiction but the role may not open its portrait.
+    """
+    facts = household_access(trail.conn, trail.user.scope, household_id)
+    if facts is None:
+        raise UnknownHousehold(f"household {household_id} outside scope {trail.user.jurisdiction}")
+    return _open(trail, household_id, facts, view)
+
+
+def open_by_token(trail: Audited, token: str) -> Portrait:
+    """The portrait behind a door code, if the user of ``trail`` may open it; declared for audit.
+
+    Raises
+    ------
+    DoorCodeRefused
+        An unknown code or a household outside the user's jurisdiction (one answer for both).
+    NotPermitted
+        The household is in the jurisdiction but the role may not open its portrait.
+    """
+    user = trail.user
+    try:
+        household_id = household_for_token(trail.conn, user.scope, token)
+    except UnknownHousehold as error:
+        raise DoorCodeRefused(f"door code not visible in scope {user.jurisdiction}") from error
+    facts = household_access(trail.conn, user.scope, household_id)
+    if facts is None:
+        raise DoorCodeRefused(f"household {household_id} outside scope {user.jurisdiction}")
+    return _open(trail, household_id, facts, "door")
+
+
+def _open(trail: Audited, household_id: str, facts: tuple[str, bool], view: str) -> Portrait:
+    village_code, warned = facts
+    trail.require(
+        can_view_portrait(trail.user, village_code, warned=warned),
+        f"open the portrait of {household_id}",
+    )
+    portrait = household_portrait(trail.conn, trail.user.scope, household_id)
+    trail.shows([household_id], area=portrait.basics["village_code"], view=view)
+    return portrait

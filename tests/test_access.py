@@ -28,9 +28,9 @@ from core.errors import (
     AuthenticationFailed,
     InvalidUser,
     UnknownUser,
-    http_status,
 )
 from core.settings import AuthSettings
+from dashboards.errors import http_status
 from onemap.cli import app
 
 #: Cheap argon2id parameters keep the tests fast; the format and the checks are the same.

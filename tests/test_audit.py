@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from core import audit, db
 from core.access import Role, User
-from core.errors import AuditWriteFailed
+from core.errors import AuditWriteFailed, NotPermitted
 from core.scope import Scope
 from onemap.cli import app
 
@@ -155,6 +155,38 @@ def test_a_failed_audit_write_returns_no_data(conn: psycopg.Connection) -> None:
     assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == before
     with pytest.raises(AuditWriteFailed, match="needs the transaction"), db.app_connection() as c:
         audit.record(c, user=OFFICIAL, route="/x", request_id="r", household_ids=[])
+
+
+def test_audited_writes_one_row_for_what_was_shown_with_the_read(conn: psycopg.Connection) -> None:
+    """The gateway: a row only when something is shown, none for a refusal or a failed read."""
+
+    def rows(request_id: str) -> list[tuple[object, ...]]:
+        return conn.execute(
+            "SELECT route, household_ids, detail FROM audit_log WHERE request_id = %s",
+            (request_id,),
+        ).fetchall()
+
+    with db.scoped(OFFICIAL.scope) as c, audit.audited(c, OFFICIAL, route="/g", request_id="g1"):
+        c.execute("SELECT count(*) FROM household").fetchone()
+    assert rows("g1") == []  # nothing personal shown: no row
+    with (
+        db.scoped(OFFICIAL.scope) as c,
+        audit.audited(c, OFFICIAL, route="/g", request_id="g2") as trail,
+    ):
+        trail.shows(["H1"], area="331122101")
+        trail.shows(["H1", "H2"], view="test")
+    assert trail.entry is not None
+    assert rows("g2") == [("/g", ["H1", "H2"], {"area": "331122101", "view": "test"})]
+    for request_id, failure in (("g3", NotPermitted), ("g4", RuntimeError)):
+        with (
+            pytest.raises(failure),
+            db.scoped(OFFICIAL.scope) as c,
+            audit.audited(c, OFFICIAL, route="/g", request_id=request_id) as trail,
+        ):
+            trail.shows(["H3"])
+            trail.require(failure is not NotPermitted, "see H3")
+            raise RuntimeError("the read failed after it was declared")
+        assert rows(request_id) == [] and trail.entry is None
 
 
 def test_concurrent_writers_keep_one_chain(conn: psycopg.Connection) -> None:

@@ -57,6 +57,9 @@ def test_geotiff_round_trip(derived: Any, client: Any, conn: psycopg.Connection,
         assert dataset.driver == "GTiff" and dataset.count == 1
         assert dataset.crs.to_epsg() == 3857
         assert dataset.nodata == NODATA
+        # The one GeoTIFF profile (geo.rasters.geotiff_profile): tiled, DEFLATE + float predictor.
+        assert dataset.profile["compress"] == "deflate" and dataset.profile["tiled"]
+        assert dataset.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR") == "3"
         assert dataset.descriptions[0].startswith("warning-weighted households")
         tags = dataset.tags()
         assert tags["SYNTHETIC"] == "true" and tags["AREA_CODE"] == code

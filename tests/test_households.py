@@ -95,6 +95,7 @@ def test_a_small_cap_truncates_and_says_so(
 def test_the_panel_tells_the_user_to_zoom_in_when_capped(
     derived: Any, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from core.audit import Audited
     from dashboards import viewdata
     from dashboards.panel import households_note
     from dashboards.state import View
@@ -102,7 +103,7 @@ def test_the_panel_tells_the_user_to_zoom_in_when_capped(
 
     town, total = biggest_town(conn)
     monkeypatch.setattr(viewdata, "MAX_FEATURES", 7)
-    data = viewdata.load_view(conn, PROVINCE_OFFICIAL, View(town, lang="en"))
+    data = viewdata.load_view(Audited(conn, PROVINCE_OFFICIAL), View(town, lang="en"))
     assert data.truncated and data.clustered and data.households == total
     note = households_note(data)[0]
     assert note.id == "households-truncated"

@@ -148,19 +148,25 @@ def household(derived: Any, conn: psycopg.Connection) -> str:
     return str(row[0])
 
 
-def test_the_panel_speaks_the_views_language(household: str, conn: psycopg.Connection) -> None:
+def test_the_panel_speaks_the_views_language(
+    household: str, rolled_back: psycopg.Connection
+) -> None:
+    from core.audit import audited
     from dashboards.panel import side_panel
     from dashboards.viewdata import load_view
     from tests.conftest import PROVINCE_OFFICIAL
 
+    conn = rolled_back
     village = conn.execute(
         "SELECT village_code FROM household WHERE household_id = %s LIMIT 1", (household,)
     ).fetchone()
     assert village is not None
-    data = {
-        lang: load_view(conn, PROVINCE_OFFICIAL, View(village[0], lang=lang, household=household))
-        for lang in LANGS
-    }
+    data = {}
+    for lang in LANGS:
+        view = View(village[0], lang=lang, household=household)
+        with audited(conn, PROVINCE_OFFICIAL, route="test", request_id="test") as trail:
+            data[lang] = load_view(trail, view)
+        assert trail.entry is not None  # the portrait shown was audited
     english = " ".join(texts(side_panel(data["en"], "http://example.test")))
     chinese = " ".join(texts(side_panel(data["zh"], "http://example.test")))
     assert "Return-to-poverty warnings" in english and "返贫预警" in chinese

@@ -166,6 +166,7 @@ def test_the_audit_page_pages(
 def test_leaders_and_planners_see_suppressed_counts_and_displaced_points(
     database_url: str, conn: psycopg.Connection
 ) -> None:
+    from core.audit import Audited
     from dashboards.state import View
     from dashboards.viewdata import load_view
 
@@ -198,7 +199,7 @@ def test_leaders_and_planners_see_suppressed_counts_and_displaced_points(
         assert point not in true_points  # moved (inside its village)
     # Red warnings per town, as a county leader sees them: 1-4 read "<5", breaks skip them.
     leader = make_user(database_url, Role.COUNTY_LEADER, "331122")
-    data = load_view(conn, leader, View("331122", measure="red_warnings"))
+    data = load_view(Audited(conn, leader), View("331122", measure="red_warnings"))
     values = data.shading.values
     assert not [v for v in values.values() if isinstance(v, float) and 0 < v < 5]
     assert not [b for b in data.shading.breaks if 0 < b < 5]
@@ -206,8 +207,7 @@ def test_leaders_and_planners_see_suppressed_counts_and_displaced_points(
         assert data.shading.legend[0].label == SUPPRESSED
     assert all(e.count == SUPPRESSED or not 0 < int(e.count) < 5 for e in data.shading.legend)
     official_view = load_view(
-        conn,
-        User("x", "x", Role.OFFICIAL, "331122"),
+        Audited(conn, User("x", "x", Role.OFFICIAL, "331122")),
         View("331122", measure="red_warnings"),
     )
     assert [v for v in official_view.shading.values.values() if isinstance(v, float) and v < 5]

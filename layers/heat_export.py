@@ -99,6 +99,10 @@ def _grid_frame(
     east = (math.floor(bounds[2] / cell) + 1) * cell
     north = math.ceil(bounds[3] / cell) * cell
     south = (math.ceil(bounds[1] / cell) - 1) * cell
+    # A division that rounds (a coordinate of 5e-324 over 25 m is 0.0) must not leave the
+    # westmost or northmost point outside: widen by a cell then.
+    west -= cell if west > bounds[0] else 0.0
+    north += cell if north < bounds[3] else 0.0
     return west, north, round((east - west) / cell), round((north - south) / cell)
 
 

@@ -203,8 +203,7 @@ class Audited:
         means a row is written.
         """
         self.shown = True
-        seen = set(self.household_ids)
-        self.household_ids += [h for h in map(str, household_ids) if h not in seen]
+        self.household_ids = list(dict.fromkeys([*self.household_ids, *map(str, household_ids)]))
         self.detail |= detail
 
 

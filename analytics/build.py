@@ -26,9 +26,9 @@ from psycopg import sql
 
 from analytics.benefits import benefit_statement
 from analytics.catalog import load_catalog, portrait_fields
-from analytics.messages import reason_params
 from analytics.sqlfiles import composed
 from analytics.staging import SESSION_SETTINGS, StagedMonth, Workers
+from analytics.warning_factors import warning_params, warning_statements
 from core.settings import WarningSettings
 from geo.regions import MOUNTAIN_COUNTIES
 
@@ -209,12 +209,10 @@ class MonthBuild:
 
     def warnings(self, conn: psycopg.Connection) -> None:
         """Score households, raise or update warnings, and record the month's warnings."""
-        score, update, insert, events, month_rows = composed("derive_warnings", self.staged.names)
+        score, update, insert, events, month_rows = warning_statements(self.staged.names)
         params = {
-            **self.settings.model_dump(),
-            **reason_params(),
+            **warning_params(self.settings, self.first, dt.datetime.now(dt.UTC)),
             **self.base,
-            "raised_at": dt.datetime.now(dt.UTC),
         }
         for statement in (score, update, insert, events):
             self._execute(conn, statement, params)

@@ -4,18 +4,19 @@ hand-built households, rollups that add up, supervision findings and reproducibi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import ValidationError
 
 from analytics.benefits import benefit_statement
 from analytics.catalog import load_catalog, portrait_fields
 from analytics.lifecycle import BadTransition, advance
-from analytics.messages import reason_params
 from analytics.run import DeriveResult, derive_month, month_checksum, sync_policies
-from analytics.sqlfiles import composed
+from analytics.warning_factors import Registry, load_factors, warning_params, warning_statements
 from tests.conftest import MONTH, SETTINGS
 
 #: A month no fixture loads: hand-built rows live there.
@@ -105,14 +106,8 @@ def member(conn: psycopg.Connection, household_id: str, token: str, **values: ob
 
 
 def scores(conn: psycopg.Connection) -> dict[str, tuple[float, str | None, list[str]]]:
-    params = {
-        **SETTINGS.model_dump(),
-        **reason_params(),
-        "month": HAND,
-        "month_end": HAND,
-        "raised_at": dt.datetime.now(dt.UTC),
-    }
-    conn.execute(composed("derive_warnings")[0], params)
+    params = warning_params(SETTINGS, HAND, dt.datetime.now(dt.UTC))
+    conn.execute(warning_statements()[0], params)
     rows = conn.execute(
         "SELECT household_id, score, level, factors, reasons_zh, reasons_en FROM warning_score"
     ).fetchall()
@@ -172,6 +167,43 @@ def test_levels_come_from_several_factors(
     household(hand, "HT2", **values)
     _score, got, _factors = scores(hand)["HT2"]
     assert got == level
+
+
+def test_each_reason_shows_the_tier_that_held(hand: psycopg.Connection) -> None:
+    household(hand, "HR1", in_disaster=True, hazard=0.9)
+    household(hand, "HR2", hazard=0.93, status="低边", income_per_capita=1000.4)
+    scores(hand)
+    rows = hand.execute("SELECT household_id, reasons_zh, reasons_en FROM warning_score")
+    reasons = {r[0]: (r[1], r[2]) for r in rows.fetchall()}
+    assert reasons["HR1"] == (
+        ["本月住所位于灾害影响范围内"],
+        ["home inside this month's disaster area"],
+    )
+    assert reasons["HR2"][0] == [
+        "住所位于地质灾害高易发区（易发度 0.93）",
+        "低边户人均收入 1000 元，低于低保标准",
+    ]
+    assert reasons["HR2"][1][0] == "home on a high-susceptibility hazard cell (0.93)"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"column": "income; DROP TABLE warning"}, "unknown column"),
+        ({"setting": "red"}, "not a threshold or points field"),
+        ({"setting": None}, "either a setting or a value"),
+        ({"value": "C", "setting": None, "op": "in"}, "list value"),
+    ],
+)
+def test_a_wrong_factor_declaration_is_refused(change: dict[str, object], message: str) -> None:
+    raw = load_factors().model_dump(mode="json")
+    raw["factors"][0]["tiers"][0]["tests"][0] |= change
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Registry.model_validate(raw)
+    raw = load_factors().model_dump(mode="json")
+    raw["factors"][0]["reason"]["zh"] = "只有一个 %s"
+    with pytest.raises(ValidationError, match="one %s per arg"):
+        Registry.model_validate(raw)
 
 
 def benefits(conn: psycopg.Connection, month: int = 6) -> dict[tuple[str, str], tuple]:  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ import shapely
 from numpy.typing import NDArray
 
 from etl.ids import make_ids
+from geo.regions import MOUNTAIN_COUNTIES
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -59,11 +60,6 @@ _COUNTY_ROWS = [e.split() for e in _COUNTY_TABLE.replace("\n", "|").split("|") i
 COUNTY_PEOPLE: dict[str, int] = {code: int(people) for code, _, people in _COUNTY_ROWS}
 COUNTY_NAMES: dict[str, str] = {code: name for code, name, _ in _COUNTY_ROWS}
 DEFAULT_COUNTY_PEOPLE = 5_000
-MOUNTAIN_COUNTIES = frozenset(
-    "330127 330324 330326 330327 330328 330329 330723 330727 330802 330803 330881 330822 "
-    "330824 330825 331022 331023 331024 331102 331181 331121 331125 331126 331122 331123 "
-    "331124 331127".split()
-)
 
 # Mean size 1.53 people: 496,000 households hold ~760,000 people.
 HOUSEHOLD_SIZE_P = {1: 0.615, 2: 0.29, 3: 0.055, 4: 0.03, 5: 0.01}

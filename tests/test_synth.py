@@ -14,16 +14,17 @@ import pandas as pd
 import pytest
 import shapely
 
+from analytics.catalog import load_catalog
 from etl.ids import is_valid_id, normalise_id, valid_id_mask
 from geo.crs import to_wgs84
+from geo.regions import MOUNTAIN_COUNTIES
 from synth import generate
 from synth.defects import TARGETS
-from synth.feeds import EMITTED_POLICIES, FEEDS, POLICIES
+from synth.feeds import FEEDS
 from synth.population import (
     COUNTY_NAMES,
     COUNTY_PEOPLE,
     HOUSEHOLD_SIZE_P,
-    MOUNTAIN_COUNTIES,
     build_population,
     county_household_targets,
 )
@@ -306,10 +307,12 @@ def test_gps_readings_sit_at_the_household_after_conversion(runs, villages):
 
 def test_subsidy_codes_come_from_the_catalog(runs):
     ledger = read_feed(runs["clean"], "subsidy_ledger")
-    assert len(POLICIES) == 60
-    assert set(ledger["policy_code"]) <= EMITTED_POLICIES
+    catalog = {p.code: p.department for p in load_catalog().policies}
+    assert set(ledger["policy_code"]) <= set(catalog)
     assert {"P001", "P002", "P045"} <= set(ledger["policy_code"])
     assert (ledger["amount"].astype(float) > 0).all()
+    paid_by = ledger.drop_duplicates("policy_code").set_index("policy_code")["paying_department"]
+    assert all(paid_by[code] == catalog[code] for code in paid_by.index)
 
 
 def test_county_shares_follow_the_weight_table():
@@ -368,7 +371,7 @@ def test_contract_document_matches_the_feeds(runs):
         for kind in entry.defects:
             section = text.split(f"## {entry.feed}")[1].split("\n## ")[0]
             assert f"`{kind}`" in section, (entry.feed, kind)
-    for code, name, *_ in POLICIES:
-        assert re.search(rf"\| {code} \| {re.escape(name)} \|", text), code
+    for policy in load_catalog().policies:
+        assert re.search(rf"\| {policy.code} \| {re.escape(policy.name_zh)} \|", text), policy.code
     assert io.StringIO(text).readline().startswith("# ")
     assert set(FORMATS) == set(FEEDS)

@@ -32,7 +32,7 @@ PUBLISHED = {table: table for table in DERIVED_TABLES}
 
 @cache
 def statements(name: str) -> tuple[str, ...]:
-    """The statements of ``analytics/sql/<name>.sql``, comments kept, in order (placeholders left)."""
+    """The statements of ``analytics/sql/<name>.sql``, comments kept, in order (unformatted)."""
     text = (resources.files("analytics") / "sql" / f"{name}.sql").read_text("utf-8")
     parts = [part.strip() for part in _SPLIT.split(text.strip().rstrip(";"))]
     return tuple(part for part in parts if part and not _only_comments(part))

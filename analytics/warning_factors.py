@@ -184,11 +184,6 @@ class Registry(BaseModel):
             raise ValueError("factor codes must be unique")
         return value
 
-    @property
-    def codes(self) -> tuple[str, ...]:
-        """The factor codes, in order."""
-        return tuple(f.code for f in self.factors)
-
 
 @lru_cache(maxsize=1)
 def load_factors() -> Registry:

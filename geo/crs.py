@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "CRS_NAMES",
+    "METRES_PER_DEGREE",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "gcj02_to_bd09",
@@ -21,6 +22,9 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09")
+#: Metres per degree of longitude at the equator (times cos(latitude) elsewhere); also the
+#: round figure for a degree of latitude where a simple model does not need 110,574.
+METRES_PER_DEGREE = 111_320.0
 
 # GCJ-02 perturbs positions on the Krasovsky 1940 ellipsoid; these constants are part of the
 # published (reverse-engineered) algorithm every Chinese map SDK reproduces.

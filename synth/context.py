@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo.crs import METRES_PER_DEGREE
 from synth.population import (
     FloatArray,
     IntArray,
@@ -22,8 +23,6 @@ from synth.population import (
 
 T = TypeVar("T")
 NDArrayDate = NDArray[np.datetime64]
-#: Metres per degree of latitude.
-M_PER_DEG = 111_320.0
 # Term fees (yuan) by stage: compulsory schooling is nearly free, kindergarten and university not.
 _FEE_RANGE = np.array([[1200, 3000], [0, 300], [0, 400], [1000, 2500], [0, 1200], [2500, 6500]])
 
@@ -232,7 +231,7 @@ def _events(ctx: MonthContext) -> dict[str, Any]:
     areas, touched = [], []
     for k in kind:
         centre = centres[rng.choice(vil.code.size, p=weight / weight.sum())]
-        radius = rng.uniform(*_DISASTER_RADIUS_KM[k]) * 1_000 / M_PER_DEG
+        radius = rng.uniform(*_DISASTER_RADIUS_KM[k]) * 1_000 / METRES_PER_DEGREE
         angle = np.linspace(0, 2 * np.pi, 25)[:-1]
         reach = radius * rng.uniform(0.7, 1.3, angle.size)
         x = shapely.get_x(centre) + reach * np.cos(angle) / np.cos(

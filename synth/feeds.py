@@ -9,9 +9,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.crs import wgs84_to_gcj02
+from etl.feedspec import (
+    CLAIM_CATEGORIES,
+    DISABILITY_TYPES,
+    DISASTER_TYPES,
+    HOUSING_GRADES,
+    RELATIONS,
+    SCHOOL_STAGES,
+    STATUSES,
+    WATER_SOURCES,
+)
+from geo.crs import METRES_PER_DEGREE, wgs84_to_gcj02
 from synth.context import (
-    M_PER_DEG,
     MonthContext,
     cents,
     iso_days,
@@ -19,24 +28,16 @@ from synth.context import (
     rounded,
 )
 from synth.population import (
-    DISABILITY_TYPES,
-    HOUSING_GRADES,
-    RELATION_LABELS,
-    STATUS_LABELS,
-    WATER_SOURCES,
     FloatArray,
     IntArray,
     StrArray,
 )
 from synth.subsidies import subsidy_ledger
 
-SCHOOL_STAGES = ("学前", "小学", "初中", "高中", "中职", "大学")
 _UNIVERSITIES = np.array(
     "浙江大学 浙江工业大学 浙江师范大学 宁波大学 杭州电子科技大学 浙江工商大学 温州医科大学 "
     "浙江理工大学 丽水学院 衢州学院 台州学院 浙江农林大学".split()
 )
-CLAIM_CATEGORIES = ("慢性病", "大病", "住院", "门诊")
-DISASTER_TYPES = ("洪涝", "台风", "山体滑坡", "干旱")
 
 _VISIT_OPENERS = ("入户走访", "例行走访", "节前走访", "电话联系后上门", "结对帮扶走访", "上门核实")
 _VISIT_MATTERS = (
@@ -83,12 +84,12 @@ def civil_affairs_roster(ctx: MonthContext) -> pd.DataFrame:
             "household_no": hh.no[h],
             "id_no": pp.id_no[persons],
             "name": pp.name[persons],
-            "relation": labels(RELATION_LABELS, pp.relation[persons]),
+            "relation": labels(RELATIONS, pp.relation[persons]),
             "sex": np.where(pp.female[persons], "女", "男"),
             "birth_date": iso_days(pp.birth[persons]),
             "village_code": vil.code[v],
             "address": address,
-            "status": labels(STATUS_LABELS, hh.status[h]),
+            "status": labels(STATUSES, hh.status[h]),
             "phone": hh.phone[h],
         }
     )
@@ -201,7 +202,7 @@ def _gps(
     rng: np.random.Generator, lon: FloatArray, lat: FloatArray, noise_m: float, gcj_share: float
 ) -> tuple[FloatArray, FloatArray, StrArray]:
     """Simulate a device reading near a true position; a share of devices report GCJ-02."""
-    scale = noise_m / M_PER_DEG
+    scale = noise_m / METRES_PER_DEGREE
     lon = lon + rng.normal(0.0, scale, lon.size) / np.cos(np.radians(lat))
     lat = lat + rng.normal(0.0, scale, lat.size)
     gcj = rng.random(lon.size) < gcj_share
@@ -257,7 +258,7 @@ def official_visits(ctx: MonthContext) -> pd.DataFrame:
     # A few check-ins happen far from the household (1-8 km): the official was not there.
     far = rng.random(n) < 0.015
     bearing = rng.uniform(0, 2 * np.pi, n)
-    reach = rng.uniform(1_200.0, 8_000.0, n) / M_PER_DEG
+    reach = rng.uniform(1_200.0, 8_000.0, n) / METRES_PER_DEGREE
     lon = rounded(np.where(far, lon + reach * np.cos(bearing), lon), 6)
     lat = rounded(np.where(far, lat + reach * np.sin(bearing), lat), 6)
     official = hh.official[act]

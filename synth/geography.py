@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.crs import METRES_PER_DEGREE
+
 # Real rurality is not published per county; this small table only has to order counties
 # plausibly: city-seat core districts are mostly streets and communities, counties mostly villages.
 _CORE_DISTRICT_RURALITY: dict[str, float] = {
@@ -69,7 +71,6 @@ _MIN_VILLAGES_PER_TOWN = 3
 _LLOYD_ITERATIONS = 3
 _MAX_ATTEMPTS = 5
 _METRES_PER_DEGREE_LAT = 110_574.0
-_METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
 # Equal-area projection centred on Zhejiang, used only to weigh counties against each other.
 _EQUAL_AREA_CRS = (
     "+proj=aea +lat_1=27.5 +lat_2=30.5 +lat_0=29 +lon_0=120.5 +ellps=GRS80 +units=m +no_defs"
@@ -100,7 +101,7 @@ class _LocalFrame:
     def around(cls, geometry: shapely.Geometry) -> _LocalFrame:
         minx, miny, maxx, maxy = shapely.bounds(geometry)
         lat0 = (miny + maxy) / 2
-        kx = _METRES_PER_DEGREE_LON_EQUATOR * float(np.cos(np.radians(lat0)))
+        kx = METRES_PER_DEGREE * float(np.cos(np.radians(lat0)))
         return cls((minx + maxx) / 2, lat0, kx, _METRES_PER_DEGREE_LAT)
 
     def to_local(self, geometry: _Geometries) -> _Geometries:

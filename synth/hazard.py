@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Polygon
 
 from etl.feedspec import HAZARD_FILE_NAME
 from geo import boundaries
+from geo.crs import METRES_PER_DEGREE
 from synth.population import rng_for
 
 __all__ = [
@@ -35,7 +36,6 @@ NODATA = -1.0
 #: (west, south, east, north) in degrees, EPSG:4326: the province's box with a little margin.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.3, 31.3)
 
-_KM_PER_DEG = 111.32
 _MID_LAT = 29.15
 # Share of land cells each component puts above the 0.7 warning threshold; the two hazards sit
 # in different terrain, so the union lands near 7-8 % (the brief asks for about 5-10 %).
@@ -122,7 +122,7 @@ class _Grid:
     @property
     def km_per_cell(self) -> tuple[float, float]:
         """Cell size in km along rows (north-south) and columns (east-west)."""
-        ns = self.resolution * _KM_PER_DEG
+        ns = self.resolution * (METRES_PER_DEGREE / 1_000)
         return ns, ns * math.cos(math.radians(_MID_LAT))
 
 

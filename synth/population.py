@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from etl.feedspec import DISABILITY_TYPES, HOUSING_GRADES, WATER_SOURCES
 from etl.ids import make_ids
 from geo.regions import MOUNTAIN_COUNTIES
 
@@ -61,22 +62,19 @@ COUNTY_PEOPLE: dict[str, int] = {code: int(people) for code, _, people in _COUNT
 COUNTY_NAMES: dict[str, str] = {code: name for code, name, _ in _COUNTY_ROWS}
 DEFAULT_COUNTY_PEOPLE = 5_000
 
+# Statuses, relations, disability types, water sources and housing grades are codes into the
+# value lists of the feed registry (etl.feedspec); the probabilities below follow their order.
 # Mean size 1.53 people: 496,000 households hold ~760,000 people.
 HOUSEHOLD_SIZE_P = {1: 0.615, 2: 0.29, 3: 0.055, 4: 0.03, 5: 0.01}
-STATUS_LABELS = ("低保", "特困", "低边")
 # Extremely poor (特困) support mostly goes to people living alone: status depends on size.
 _STATUS_P_SINGLE = (0.53, 0.22, 0.25)
 _STATUS_P_SHARED = (0.68, 0.04, 0.28)
-RELATION_LABELS = ("户主", "配偶", "子女", "孙子女", "父母", "其他")
 _RELATION_P_SECOND = (0.62, 0.22, 0.06, 0.05, 0.05)  # over 配偶..其他
 _RELATION_P_LATER = (0.0, 0.50, 0.38, 0.04, 0.08)
-DISABILITY_TYPES = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
 _DISABILITY_TYPE_P = (0.12, 0.15, 0.03, 0.45, 0.10, 0.10, 0.05)
 _DISABILITY_GRADE_P = (0.10, 0.20, 0.30, 0.40)  # grades 1 (most severe) .. 4
 _NEW_DISABILITY_RATE = 0.0003  # per person and month
-WATER_SOURCES = ("自来水", "井水", "山泉水", "其他")
 _WATER_SOURCE_P = (0.70, 0.12, 0.15, 0.03)
-HOUSING_GRADES = ("A", "B", "C", "D")
 _HOUSING_GRADE_P = (0.62, 0.34, 0.03, 0.01)
 N_BANKS = 73
 _OFFICIAL_LOAD = 25  # households paired with one official
@@ -203,14 +201,14 @@ class Households:
     village: IntArray
     entry: IntArray  # first month index present; -1 = already present at the base month
     exit: IntArray  # first month index absent; N_MONTHS = still present at the horizon
-    status: IntArray  # index into STATUS_LABELS
+    status: IntArray  # index into etl.feedspec.STATUSES
     size: IntArray
     first_person: IntArray
     lon: FloatArray  # true WGS-84 location
     lat: FloatArray
     house_no: IntArray
     income: FloatArray  # per-capita monthly income (yuan) at entry
-    housing_grade: IntArray  # index into HOUSING_GRADES
+    housing_grade: IntArray  # index into etl.feedspec.HOUSING_GRADES
     water_safe: NDArray[np.bool_]
     water_source: IntArray
     phone: StrArray
@@ -224,7 +222,7 @@ class People:
     """One row per person, grouped by household in household order."""
 
     household: IntArray
-    relation: IntArray  # index into RELATION_LABELS
+    relation: IntArray  # index into etl.feedspec.RELATIONS
     female: NDArray[np.bool_]
     birth: NDArray[np.datetime64]
     id_no: StrArray
@@ -233,7 +231,7 @@ class People:
     serious: NDArray[np.bool_]
     disability_onset: IntArray  # month index; -1 = before the base month; N_MONTHS = never
     disability_grade: IntArray  # 1..4
-    disability_type: IntArray  # index into DISABILITY_TYPES
+    disability_type: IntArray  # index into etl.feedspec.DISABILITY_TYPES
     certificate_date: NDArray[np.datetime64]
     school_draw: FloatArray  # fixed uniform deciding whether and where the person studies
 

@@ -18,6 +18,7 @@ from shapely.geometry import LineString, Polygon
 from etl.feedspec import HAZARD_FILE_NAME
 from geo import boundaries
 from geo.crs import METRES_PER_DEGREE
+from geo.rasters import geotiff_profile
 from synth.population import rng_for
 
 __all__ = [
@@ -331,28 +332,7 @@ def write_hazard_raster(path: Path | str, *, seed: int, resolution_deg: float = 
 
 
 def _write(path: Path, band: NDArray[np.float32], transform: Affine, seed: int) -> None:
-    height, width = band.shape
-    profile = {
-        "driver": "GTiff",
-        "width": width,
-        "height": height,
-        "count": 1,
-        "dtype": "float32",
-        "crs": "EPSG:4326",
-        "transform": transform,
-        "nodata": NODATA,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-        # Pin everything that could vary between runs or GDAL defaults: level, predictor,
-        # single-threaded compression, no BigTIFF switch on size guesses.
-        "zlevel": 9,
-        "predictor": 3,
-        "num_threads": 1,
-        "bigtiff": "no",
-        "interleave": "band",
-    }
+    profile = geotiff_profile(band, crs="EPSG:4326", transform=transform, nodata=NODATA)
     with rasterio.open(path, "w", **profile) as dataset:
         dataset.write(band, 1)
         dataset.set_band_description(1, BAND_DESCRIPTION)

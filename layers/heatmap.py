@@ -39,17 +39,17 @@ LEVEL_WEIGHTS = {"red": 3.0, "orange": 2.0, "yellow": 1.0}
 #: Blur radius in pixels, and the margin of neighbouring tiles read so edges match.
 SIGMA_PX = 6.0
 _MARGIN_PX = int(4 * SIGMA_PX)
-#: Density at which the colour saturates (about four red warnings on one spot).
-_SATURATION = 12.0 / (2 * math.pi * SIGMA_PX**2)
+#: Density at which the colour saturates (about three red warnings on one spot).
+_SATURATION = 8.0 / (2 * math.pi * SIGMA_PX**2)
 _HALF_WORLD = 20037508.342789244
 #: Transparent → cyan → blue → violet → deep purple, with rising opacity: it contrasts with the
 #: yellow→red choropleth beneath it (the legend of the map page draws the same stops).
 HEAT_STOPS = (
-    (65, 182, 196, 0),
-    (65, 182, 196, 160),
-    (34, 94, 168, 200),
-    (110, 1, 170, 225),
-    (45, 0, 75, 240),
+    (29, 145, 192, 0),
+    (29, 145, 192, 190),
+    (37, 52, 148, 215),
+    (122, 1, 119, 235),
+    (45, 0, 75, 245),
 )
 _RAMP = np.array(HEAT_STOPS, dtype=float)
 

@@ -79,6 +79,8 @@ class AuditRow:
     #: What the request showed or wrote (``detail->>'view'`` / ``detail->>'export'``).
     view: str | None = None
     export: str | None = None
+    #: The area's name (reference data), for actions in words.
+    area_name: str | None = None
 
 
 def parse_filter(args: Any, user: User) -> AuditFilter | None:
@@ -124,21 +126,22 @@ def read_audit(conn: psycopg.Connection, wanted: AuditFilter, limit: int) -> lis
     """Up to ``limit`` rows matching ``wanted``, newest first (row-level security scopes them)."""
     conditions: list[sql.Composable] = [sql.SQL("true")]
     if wanted.username:
-        conditions.append(sql.SQL("username = %(username)s"))
+        conditions.append(sql.SQL("l.username = %(username)s"))
     if wanted.household:
-        conditions.append(sql.SQL("%(household)s = ANY(household_ids)"))
+        conditions.append(sql.SQL("%(household)s = ANY(l.household_ids)"))
     if wanted.area:
-        conditions.append(sql.SQL("(scope LIKE %(area)s OR detail->>'area' LIKE %(area)s)"))
+        conditions.append(sql.SQL("(l.scope LIKE %(area)s OR l.detail->>'area' LIKE %(area)s)"))
     if wanted.before is not None:
-        conditions.append(sql.SQL("id < %(before)s"))
+        conditions.append(sql.SQL("l.id < %(before)s"))
     if wanted.since is not None:
-        conditions.append(sql.SQL("at >= %(since)s"))
+        conditions.append(sql.SQL("l.at >= %(since)s"))
     if wanted.until is not None:
-        conditions.append(sql.SQL("at < %(until)s"))
+        conditions.append(sql.SQL("l.at < %(until)s"))
     query = sql.SQL(
-        "SELECT id, at, username, role, scope, route, request_id, household_ids,"
-        " detail->>'area', detail->>'view', detail->>'export'"
-        " FROM audit_log WHERE {} ORDER BY id DESC LIMIT %(limit)s"
+        "SELECT l.id, l.at, l.username, l.role, l.scope, l.route, l.request_id, l.household_ids,"
+        " l.detail->>'area', l.detail->>'view', l.detail->>'export', a.name"
+        " FROM audit_log l LEFT JOIN admin_area a ON a.code = l.detail->>'area'"
+        " WHERE {} ORDER BY l.id DESC LIMIT %(limit)s"
     ).format(sql.SQL(" AND ").join(conditions))
     params = {
         "username": wanted.username,
@@ -169,7 +172,8 @@ def action_label(row: AuditRow, lang: str) -> str:
     first = row.household_ids[0] if row.household_ids else ""
     for pattern, key in _ACTIONS:
         if pattern.fullmatch(row.route):
-            return t(key, lang, household=first, area=row.area or "", n=len(row.household_ids))
+            area = row.area_name or row.area or ""
+            return t(key, lang, household=first, area=area, n=len(row.household_ids))
     return row.route
 
 
@@ -198,7 +202,7 @@ _PAGE = page_template(
 <a href="{{ xlsx }}" id="audit-xlsx" download>XLSX</a>
 <span class="hint">{{ t('audit.export.note', n=export_limit) }}</span></p>
 {% if message %}<p class="error" id="audit-message">{{ message }}</p>{% endif %}
-<table class="audit-rows" id="audit-rows"><thead><tr>
+<div class="audit-scroll"><table class="audit-rows" id="audit-rows"><thead><tr>
 <th>#</th><th>{{ t('audit.col.at') }}</th><th>{{ t('audit.col.user') }}</th>
 <th>{{ t('audit.col.role') }}</th><th>{{ t('audit.col.scope') }}</th>
 <th>{{ t('audit.col.route') }}</th><th>{{ t('audit.col.area') }}</th>
@@ -207,12 +211,12 @@ _PAGE = page_template(
 <td>{{ row.id }}</td><td>{{ when(row.at) }}</td><td>{{ row.username }}</td>
 <td>{{ role(row.role) }}</td><td>{{ row.scope }}</td>
 <td title="{{ row.route }}">{{ action(row) }}</td>
-<td>{{ row.area or '' }}</td>
+<td>{{ row.area_name or '' }} {{ row.area or '' }}</td>
 <td class="ids">{{ row.household_ids[:shown] | join(', ') }}
 {% if row.household_ids | length > shown %}
  {{ t('audit.more', n=row.household_ids | length) }}{% endif %}</td>
 <td><code>{{ row.request_id }}</code></td></tr>
-{% else %}<tr><td colspan="9">{{ t('audit.none') }}</td></tr>{% endfor %}</tbody></table>
+{% else %}<tr><td colspan="9">{{ t('audit.none') }}</td></tr>{% endfor %}</tbody></table></div>
 <p class="pages">
 {% if newest %}<a href="{{ newest }}" id="audit-newest">{{ t('audit.newest') }}</a>{% endif %}
 {% if older %}<a href="{{ older }}" id="audit-older">{{ t('audit.older') }}</a>{% endif %}</p>

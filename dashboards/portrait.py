@@ -12,7 +12,7 @@ import segno
 from dash import dcc, html
 
 from dashboards.messages import t, value_label
-from layers.portrait import Portrait
+from layers.portrait import Portrait, head_of_household
 
 #: The low-income standard drawn on the income chart (yuan per person and month).
 INCOME_STANDARD = 1145
@@ -261,14 +261,6 @@ def _door(portrait: Portrait, public_url: str, lang: str) -> list[Any]:
             )
         ),
     ]
-
-
-def head_of_household(portrait: Portrait) -> str | None:
-    """The name of the head of household (户主), when the portrait lists one."""
-    for member in portrait.members:
-        if member.get("relation") == "户主" and member.get("name"):
-            return str(member["name"])
-    return None
 
 
 def _heading(portrait: Portrait, lang: str) -> list[Any]:

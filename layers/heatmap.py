@@ -39,18 +39,11 @@ LEVEL_WEIGHTS = {"red": 3.0, "orange": 2.0, "yellow": 1.0}
 #: Blur radius in pixels, and the margin of neighbouring tiles read so edges match.
 SIGMA_PX = 6.0
 _MARGIN_PX = int(4 * SIGMA_PX)
-#: Density at which the colour saturates at street zoom (about three red warnings on one spot).
+#: Density at which the colour saturates at least (about three red warnings on one spot).
 _SATURATION = 8.0 / (2 * math.pi * SIGMA_PX**2)
-#: From this zoom out, each zoom level out doubles the saturating density: a pixel then holds
-#: whole villages, and the map would otherwise be one dark blot.
-_SATURATION_ZOOM = 14
-
-
-def saturation(z: int) -> float:
-    """The density at which tiles of zoom ``z`` reach the darkest colour."""
-    return _SATURATION * 2.0 ** max(0, _SATURATION_ZOOM - z)
-
-
+#: Where warnings are many, the colour saturates at this many times their mean density over
+#: their extent: a county of thousands of warnings is not one dark blot, a few still show.
+_HOTSPOT = 8.0
 _HALF_WORLD = 20037508.342789244
 #: Transparent → cyan → blue → violet → deep purple, with rising opacity: it contrasts with the
 #: yellow→red choropleth beneath it (the legend of the map page draws the same stops).
@@ -73,6 +66,14 @@ class HeatPoints:
     weight: NDArray[np.float64]
     #: The outline (Web Mercator) the tiles are clipped to: the area in view, or None.
     clip: shapely.Geometry | None = None
+
+    def saturation(self, pixel: float) -> float:
+        """The density (weight per pixel of ``pixel`` metres) drawn in the darkest colour."""
+        if self.x.size < 2:
+            return _SATURATION
+        extent = max(float(np.ptp(self.x)) * float(np.ptp(self.y)), pixel**2)
+        mean = float(self.weight.sum()) / extent * pixel**2
+        return max(_SATURATION, _HOTSPOT * mean)
 
 
 _POINTS_SQL = """
@@ -220,7 +221,7 @@ def render_tile(points: HeatPoints, z: int, x: int, y: int) -> bytes:
         return EMPTY_TILE
     density = gaussian_filter(grid, SIGMA_PX, mode="constant")
     density = density[_MARGIN_PX : _MARGIN_PX + TILE, _MARGIN_PX : _MARGIN_PX + TILE]
-    level = np.clip(density / saturation(z), 0, 1) * (len(_RAMP) - 1)
+    level = np.clip(density / points.saturation(pixel), 0, 1) * (len(_RAMP) - 1)
     low = np.floor(level).astype(int)
     high = np.minimum(low + 1, len(_RAMP) - 1)
     mix = (level - low)[..., None]

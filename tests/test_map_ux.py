@@ -249,3 +249,21 @@ def test_audit_dates_downloads_and_actions(auditor: Any, household: dict[str, st
     assert "synthetic" in str(book["about"]["A1"].value)
     # The download is itself in the trail.
     assert "Audit trail downloaded" in auditor.get("/audit?lang=en").get_data(as_text=True)
+
+
+def test_an_empty_village_says_so(derived: Any, conn: psycopg.Connection) -> None:
+    from dashboards.messages import t
+    from dashboards.panel import side_panel
+    from dashboards.state import View
+    from dashboards.viewdata import load_view
+
+    villages = conn.execute(
+        "SELECT a.code, EXISTS (SELECT 1 FROM household h WHERE h.village_code = a.code)"
+        " FROM admin_area a WHERE a.level = 'village' AND a.code LIKE '331122%%' ORDER BY a.code"
+    ).fetchall()
+    empty = next(code for code, lived_in in villages if not lived_in)
+    full = next(code for code, lived_in in villages if lived_in)
+    for code, says in ((empty, True), (full, False)):
+        official = User("x", "x", Role.OFFICIAL, code)
+        panel = texts(side_panel(load_view(conn, official, View(code)), "http://127.0.0.1"))
+        assert (t("panel.empty_village", "zh") in panel) is says, code

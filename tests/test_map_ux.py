@@ -252,6 +252,7 @@ def test_audit_dates_downloads_and_actions(auditor: Any, household: dict[str, st
 
 
 def test_an_empty_village_says_so(derived: Any, conn: psycopg.Connection) -> None:
+    from core.audit import Audited
     from dashboards.messages import t
     from dashboards.panel import side_panel
     from dashboards.state import View
@@ -265,5 +266,6 @@ def test_an_empty_village_says_so(derived: Any, conn: psycopg.Connection) -> Non
     full = next(code for code, lived_in in villages if lived_in)
     for code, says in ((empty, True), (full, False)):
         official = User("x", "x", Role.OFFICIAL, code)
-        panel = texts(side_panel(load_view(conn, official, View(code)), "http://127.0.0.1"))
+        data = load_view(Audited(conn, official), View(code))
+        panel = texts(side_panel(data, "http://127.0.0.1"))
         assert (t("panel.empty_village", "zh") in panel) is says, code

@@ -14,6 +14,7 @@ from core.scope import LEVEL_CODE_LENGTHS, Scope
 from dashboards.state import View
 from geo.admin import Area, children, data_version, get_area, lineage
 from layers.choropleth import Choropleth, children_choropleth, suppressed
+from layers.deidentify import ProtectedCounts, protected_counts
 from layers.heatmap import heat_version
 from layers.households import (
     HOUSEHOLD_LEVELS,
@@ -47,6 +48,15 @@ class ViewData:
     #: What the map fits: the area, or (above the viewer's jurisdiction, where only the way
     #: down is drawn) its one visible child.
     focus: Area | None = None
+    #: The jurisdiction's counts under the small-count rule (roles without portrait rights).
+    protected: ProtectedCounts | None = None
+
+    @property
+    def shown_households(self) -> int | str:
+        """The area's household count as the viewer may see it ("<5", "*" or the number)."""
+        if self.protected is None:
+            return self.households
+        return self.protected.count(self.area.code, "households", self.households)
 
     @property
     def area(self) -> Area:
@@ -102,8 +112,10 @@ def load_view(reading: Audited, view: View) -> ViewData:
     # Counted where households are drawn (a province-wide count would cost every page view).
     counted = month is not None and trail[-1].level in HOUSEHOLD_LEVELS
     shading = children_choropleth(conn, scope, code, view.measure)
+    protected = None
     if user.permissions.suppress_small_counts:
-        shading = suppressed(shading)
+        protected = protected_counts(conn, scope)
+        shading = suppressed(shading, protected)
     data = ViewData(
         view=view,
         viewer=user,
@@ -117,6 +129,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
         households=household_count(conn, scope, code, month) if counted and month else 0,
         message=message,
         focus=_focus(conn, scope, trail[-1]),
+        protected=protected,
     )
     if view.household is None:
         return data

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core import audit, cluster, db, migrate, users
+from core import audit, cluster, db, migrate, sessions, users
 from core.access import Role
 from core.settings import get_settings
 
@@ -193,6 +193,17 @@ def password_command(
     console.print(f"password of {username} reset")
     if not prompt:
         _print_password(username, password)
+
+
+@users_app.command("logout")
+def logout_command(
+    username: Annotated[str, typer.Argument(help="Whose sessions to end.")],
+) -> None:
+    """End every web session of a user at once (copied cookies included)."""
+    with db.connection() as conn:
+        users.get_user(conn, username)  # an unknown name is an error, not "0 sessions"
+        ended = sessions.end_all(conn, username)
+    console.print(f"ended {ended} sessions of {username}")
 
 
 @audit_app.command("verify")

@@ -27,6 +27,7 @@ import psycopg
 from bench.accounts import PASSWORD, bench_user
 from core import db
 from core.access import Role
+from core.settings import get_settings
 
 Row = tuple[str, str, str, str]
 _HERE = Path(__file__).parent
@@ -155,6 +156,9 @@ def run(rows: list[Row], url: str) -> None:
     users = int(os.environ.get("ONEMAP_BENCH_USERS", "200"))
     seconds = int(os.environ.get("ONEMAP_BENCH_SECONDS", "180"))
     port = int(os.environ.get("ONEMAP_MAP_PORT", "8050")) + 7
+    # The app role's password as the served app will read it (DATABASE_URL set: its file).
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
     with psycopg.connect(url, autocommit=True) as conn:
         db.ensure_app_login(conn)
     work = Path(tempfile.mkdtemp(prefix="onemap-load-"))

@@ -35,7 +35,7 @@ _DATE_FORMATS = (
     (r"^\d{4}年\d{1,2}月\d{1,2}日$", "%Y年%m月%d日"),
 )
 _HOUSEHOLD_RE = r"^H[0-9]{13}$"
-_VILLAGE_RE = r"^\d{12}$"
+_VILLAGE_RE = r"[0-9]{12}"
 _CRS_NAMES = ("wgs84", "gcj02", "bd09")
 
 

@@ -141,6 +141,22 @@ class FeedUnreadable(DataSourceError):
         self.problem = problem
 
 
+class FeedFailed(OneMapError, RuntimeError):
+    """Processing a feed failed unexpectedly (a bug, not the file): the message names the file.
+
+    The detail is masked: it may quote a value of the file.
+    """
+
+    def __init__(self, file: str, detail: str) -> None:
+        detail = mask_national_ids(detail)
+        super().__init__(
+            f"{file}: processing failed: {detail}",
+            user_msg=f"{file}: processing failed ({detail}); nothing was published. This is a "
+            "fault of onemap, not of the file: please report it.",
+        )
+        self.file = file
+
+
 #: How each error class is shown over HTTP: status code. Most specific class first.
 HTTP_STATUS: tuple[tuple[type[OneMapError], int], ...] = (
     (AccountLocked, 429),

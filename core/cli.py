@@ -126,7 +126,7 @@ def add(
     password = (
         typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
     )
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         user, password = users.add_user(
             conn,
             username,
@@ -143,7 +143,7 @@ def add(
 @users_app.command("list")
 def list_command() -> None:
     """List the users (never their password hashes)."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         records = users.list_users(conn)
     table = Table()
     table.add_column("username", no_wrap=True)
@@ -169,7 +169,7 @@ def list_command() -> None:
 @users_app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user: logins fail from now on; the account and its audit rows stay."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         users.disable_user(conn, username)
     console.print(f"disabled {username}")
 
@@ -177,7 +177,7 @@ def disable(username: Annotated[str, typer.Argument(help="The user to disable.")
 @users_app.command("enable")
 def enable(username: Annotated[str, typer.Argument(help="The user to enable again.")]) -> None:
     """Enable a disabled user."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         users.enable_user(conn, username)
     console.print(f"enabled {username}")
 
@@ -189,7 +189,7 @@ def password_command(
 ) -> None:
     """Reset a user's password; a generated one is printed once."""
     given = typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         password = users.set_password(conn, username, given)
     console.print(f"password of {username} reset")
     if not prompt:
@@ -222,7 +222,7 @@ def verify(
         except (OSError, ValueError) as error:
             console.print(f"[bold red]cannot read anchor[/] {anchor_file}: {error}")
             raise typer.Exit(2) from error
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         result = audit.verify(conn)
         problem = audit.check_anchor(conn, kept) if kept is not None and result.ok else None
     if result.ok and problem is None:

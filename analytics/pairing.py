@@ -222,3 +222,49 @@ def official_loads(
         (area[:6], area, only_over, cap),
     ).fetchall()
     return [OfficialLoad(r[0], r[1], r[2], int(r[3]), int(r[3]) > cap) for r in rows]
+
+
+def pair_demo_official(conn: psycopg.Connection, username: str, *, households: int = 10) -> str:
+    """Demo only: give ``username`` a roster official and the village's warned households.
+
+    The login (a village official) is linked to a roster official of the village, who is
+    paired with up to ``households`` of its warned households (red first). Returns the
+    official id; the history says it was the demo's doing.
+    """
+    row = conn.execute(
+        "SELECT o.official_id FROM app_user u JOIN official o ON u.jurisdiction = ANY(o.villages)"
+        " WHERE u.username = %s ORDER BY (SELECT count(*) FROM pairing p WHERE"
+        " p.official_id = o.official_id AND p.valid_to IS NULL AND p.village_code = u.jurisdiction)"
+        " DESC, o.official_id LIMIT 1",
+        (username,),
+    ).fetchone()
+    if row is None:
+        raise UnknownOfficial(f"no roster official works in {username}'s village")
+    official_id = str(row[0])
+    link_login(conn, username, official_id)
+    with conn.transaction():
+        warned = [
+            r[0]
+            for r in conn.execute(
+                "SELECT w.household_id FROM warning w JOIN app_user u"
+                " ON u.jurisdiction = w.village_code"
+                " WHERE u.username = %s AND w.status IN ('raised', 'acknowledged')"
+                " ORDER BY w.level = 'red' DESC, w.score DESC LIMIT %s",
+                (username, households),
+            ).fetchall()
+        ]
+        conn.execute(
+            "UPDATE pairing SET valid_to = now() WHERE household_id = ANY(%s)"
+            " AND valid_to IS NULL AND official_id <> %s",
+            (warned, official_id),
+        )
+        conn.execute(
+            "INSERT INTO pairing (household_id, county_code, village_code, official_id,"
+            " valid_from, reason, changed_by) SELECT w.household_id, w.county_code,"
+            " w.village_code, %s, now(), 'demo: the village official takes its warned households',"
+            " 'onemap demo' FROM warning w WHERE w.household_id = ANY(%s)"
+            " AND w.status IN ('raised', 'acknowledged') AND NOT EXISTS (SELECT 1 FROM pairing p"
+            " WHERE p.household_id = w.household_id AND p.valid_to IS NULL)",
+            (official_id, warned),
+        )
+    return official_id

@@ -173,4 +173,5 @@ def household_sheet(user: User, household_id: str, request_id: str) -> dict[str,
             household_ids=[household_id],
             detail={"area": head["village_code"]},
         )
-    return {"head": head, "plan": plan, "visits": visits, "items": items}
+    now = dt.datetime.now(dt.UTC)
+    return {"head": head, "plan": plan, "visits": visits, "items": items, "now": now}

@@ -15,6 +15,7 @@ from core.settings import get_settings
 from dashboards import auth, callbacks, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
+from dashboards.inbox import inbox_pages
 from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.routes import api
@@ -63,6 +64,7 @@ def create_app() -> dash.Dash:
     enable_compression(server)
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)
+    server.register_blueprint(inbox_pages)
 
     def layout() -> Any:
         user = optional_user()

@@ -11,6 +11,7 @@ from typing import Any
 from dash import dcc, html
 
 from core.access import PortraitAccess, User, suppress
+from dashboards.badge import inbox_badge
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url
@@ -55,6 +56,9 @@ def topbar(lang: str, user: User | None = None, csrf: str = "") -> list[Any]:
     ]
     if user is not None:
         items.append(user_menu(user, csrf, lang))
+        badge = inbox_badge(user, lang)
+        if badge is not None:
+            items.append(badge)
     return items
 
 

@@ -15,6 +15,7 @@ from core.errors import OneMapError
 from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
+from layers import cli as layers_cli
 from synth import cli as synth_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
 app.command("derive")(analytics_cli.derive)
 app.add_typer(analytics_cli.pairing_app, name="pairing")
+app.command("plates")(layers_cli.plates)
 etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
 
 

@@ -15,6 +15,7 @@ from core.settings import get_settings
 from dashboards import auth, callbacks, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
+from dashboards.door_public import door_pages
 from dashboards.inbox import inbox_pages
 from dashboards.layout import page
 from dashboards.messages import t
@@ -65,6 +66,7 @@ def create_app() -> dash.Dash:
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)
     server.register_blueprint(inbox_pages)
+    server.register_blueprint(door_pages)
 
     def layout() -> Any:
         user = optional_user()

@@ -65,11 +65,16 @@ class Done:
     household_id: str
 
 
+def is_area_actor(user: User) -> bool:
+    """Town officials and county leaders act on every household of their area."""
+    return user.role is Role.COUNTY_LEADER or (
+        user.role is Role.OFFICIAL and len(user.jurisdiction) == 9
+    )
+
+
 def actor_for(conn: psycopg.Connection, user: User) -> str | None:
     """Who ``user`` acts as: their roster id (village official), ``*`` (area), or None."""
-    if user.role is Role.COUNTY_LEADER or (
-        user.role is Role.OFFICIAL and len(user.jurisdiction) == 9
-    ):
+    if is_area_actor(user):
         return AREA_ACTOR
     if user.role is not Role.OFFICIAL:
         return None

@@ -175,3 +175,28 @@ def household_sheet(user: User, household_id: str, request_id: str) -> dict[str,
         )
     now = dt.datetime.now(dt.UTC)
     return {"head": head, "plan": plan, "visits": visits, "items": items, "now": now}
+
+
+_TEAM = """
+SELECT o.official_id, o.name, official_load(o.official_id) AS households,
+       count(w.warning_id) AS red,
+       count(w.warning_id) FILTER (WHERE w.acknowledged_at <= w.raised_at + %(window)s
+                                   AND w.visited_at <= w.raised_at + %(window)s) AS attained
+FROM official o
+LEFT JOIN warning w ON w.official_id = o.official_id AND w.level = 'red'
+     AND w.opened_month = (SELECT max(month) FROM derive_run)
+WHERE o.active AND EXISTS (SELECT 1 FROM pairing p WHERE p.official_id = o.official_id
+                           AND p.valid_to IS NULL)
+GROUP BY 1, 2 ORDER BY official_load(o.official_id) DESC, 1 LIMIT 500
+"""
+
+
+def team_sheet(user: User, hours: float) -> list[dict[str, Any]]:
+    """Officials with households in the user's area: load and the month's 3-hour attainment.
+
+    For town officials and county leaders (area actors); empty for everyone else.
+    """
+    with db.scoped(user.scope) as conn, conn.cursor(row_factory=dict_row) as cur:
+        if actor_for(conn, user) != AREA_ACTOR:
+            return []
+        return cur.execute(_TEAM, {"window": dt.timedelta(hours=hours)}).fetchall()

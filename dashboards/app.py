@@ -20,6 +20,7 @@ from dashboards.inbox import inbox_pages
 from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.routes import api
+from dashboards.team import team_pages
 from dashboards.viewer import optional_user
 
 ASSETS = Path(__file__).parent / "assets"
@@ -67,6 +68,7 @@ def create_app() -> dash.Dash:
     server.register_blueprint(audit_pages)
     server.register_blueprint(inbox_pages)
     server.register_blueprint(door_pages)
+    server.register_blueprint(team_pages)
 
     def layout() -> Any:
         user = optional_user()

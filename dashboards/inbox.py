@@ -27,7 +27,8 @@ inbox_pages = Blueprint("onemap_inbox", __name__)
 _HOUSEHOLD = re.compile(r"H[0-9]{6,24}")
 
 
-def _lang() -> str:
+def page_lang() -> str:
+    """The page's language from the query or the form."""
     return normalise_lang(request.values.get("lang"))
 
 
@@ -35,7 +36,8 @@ def _suffix(lang: str) -> str:
     return "?lang=en" if lang == "en" else ""
 
 
-def _render(template: str, lang: str, status: int = 200, **context: Any) -> Response:
+def render(template: str, lang: str, status: int = 200, **context: Any) -> Response:
+    """Render an inbox template (personal data: never cached)."""
     page = render_template_string(
         template,
         t=lambda key, **values: t(key, lang, **values),
@@ -51,19 +53,20 @@ def _render(template: str, lang: str, status: int = 200, **context: Any) -> Resp
     return Response(page, status=status, mimetype="text/html")
 
 
-def _message(lang: str, key: str, status: int, **values: Any) -> Response:
+def message_page(lang: str, key: str, status: int, **values: Any) -> Response:
+    """A page with one message and a way back (refusals, conflicts)."""
     back = request.form.get("back") or "/inbox"
     if not back.startswith("/inbox"):
         back = "/inbox"
-    return _render(MESSAGE_PAGE, lang, status, message=t(key, lang, **values), back=back)
+    return render(MESSAGE_PAGE, lang, status, message=t(key, lang, **values), back=back)
 
 
 @inbox_pages.get("/inbox")
 def inbox_page() -> Response:
     """The signed-in official's open items, worst level and nearest deadline first."""
-    lang = _lang()
+    lang = page_lang()
     box = inbox.open_inbox(current_user(), request_id())
-    return _render(
+    return render(
         INBOX_PAGE,
         lang,
         box=box,
@@ -81,16 +84,16 @@ def _int(name: str) -> int:
     return int(value)
 
 
-def _outcome(lang: str, call: Any, target: str) -> Response:
+def outcome(lang: str, call: Any, target: str) -> Response:
     """Run an action; a clear page (409/403/422) when it cannot be done, else back."""
     try:
         call()
     except StaleVersion:
-        return _message(lang, "inbox.conflict", 409)
+        return message_page(lang, "inbox.conflict", 409)
     except actions.NotYours:
-        return _message(lang, "inbox.refused", 403)
+        return message_page(lang, "inbox.refused", 403)
     except (actions.InvalidAction, BadTransition) as error:
-        return _message(lang, "inbox.invalid", 422, detail=error.user_msg)
+        return message_page(lang, "inbox.invalid", 422, detail=error.user_msg)
     sep = "&" if "?" in target else "?"
     return redirect(f"{target}{sep}done=1" + ("&lang=en" if lang == "en" else ""))  # type: ignore[return-value]
 
@@ -98,7 +101,7 @@ def _outcome(lang: str, call: Any, target: str) -> Response:
 @inbox_pages.post("/inbox/act")
 def act() -> Response:
     """Acknowledge, verify, resolve or dismiss a warning or a task."""
-    lang, user = _lang(), current_user()
+    lang, user = page_lang(), current_user()
     kind, action = request.form.get("kind", ""), request.form.get("action", "")
     back = request.form.get("back") or "/inbox"
     target = back if back.startswith("/inbox") else "/inbox"
@@ -116,20 +119,20 @@ def act() -> Response:
         else:
             raise actions.InvalidAction(f"unknown item kind {kind!r}")
 
-    return _outcome(lang, call, target)
+    return outcome(lang, call, target)
 
 
 @inbox_pages.get("/inbox/household/<household_id>")
 def household_page(household_id: str) -> Response:
     """One household: open items, visit form, recent visits and the help plan."""
-    lang, user = _lang(), current_user()
+    lang, user = page_lang(), current_user()
     if not _HOUSEHOLD.fullmatch(household_id):
-        return _message(lang, "inbox.refused", 404)
+        return message_page(lang, "inbox.refused", 404)
     try:
         sheet = inbox.household_sheet(user, household_id, request_id())
     except actions.NotYours:
-        return _message(lang, "inbox.refused", 403)
-    return _render(
+        return message_page(lang, "inbox.refused", 403)
+    return render(
         HOUSEHOLD_PAGE,
         lang,
         sheet=sheet,
@@ -154,8 +157,8 @@ def _location() -> actions.Location | None:
 @inbox_pages.post("/inbox/household/<household_id>/visit")
 def visit(household_id: str) -> Response:
     """Record a home visit (with the browser's location when allowed)."""
-    lang, user = _lang(), current_user()
-    return _outcome(
+    lang, user = page_lang(), current_user()
+    return outcome(
         lang,
         lambda: actions.record_visit(
             user,
@@ -178,7 +181,7 @@ def _date(name: str) -> dt.date:
 @inbox_pages.post("/inbox/household/<household_id>/plan")
 def add_measure(household_id: str) -> Response:
     """Add a measure to the household's plan (answering a warning when one is named)."""
-    lang, user = _lang(), current_user()
+    lang, user = page_lang(), current_user()
 
     def call() -> None:
         warning = request.form.get("warning", "")
@@ -193,15 +196,15 @@ def add_measure(household_id: str) -> Response:
             request_id=request_id(),
         )
 
-    return _outcome(lang, call, f"/inbox/household/{household_id}")
+    return outcome(lang, call, f"/inbox/household/{household_id}")
 
 
 @inbox_pages.post("/inbox/plan/<int:item_id>")
 def plan_status(item_id: int) -> Response:
     """Move a plan item on (or drop it, with a reason)."""
-    lang, user = _lang(), current_user()
+    lang, user = page_lang(), current_user()
     back = request.form.get("back") or "/inbox"
-    return _outcome(
+    return outcome(
         lang,
         lambda: actions.set_plan_status(
             user,
@@ -217,7 +220,7 @@ def plan_status(item_id: int) -> Response:
 
 @inbox_pages.errorhandler(OneMapError)
 def _refused(error: OneMapError) -> Response:
-    return _message(_lang(), "inbox.invalid", 400, detail=error.user_msg)
+    return message_page(page_lang(), "inbox.invalid", 400, detail=error.user_msg)
 
 
 def cap() -> int:

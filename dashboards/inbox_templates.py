@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_HEAD = """<!doctype html>
+HEAD = """<!doctype html>
 <html lang="{{ html_lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ t('inbox.title') }}</title>
@@ -15,7 +15,7 @@ _HEAD = """<!doctype html>
 <a href="?lang=en">EN</a>{% endif %}</span></header>
 <p class="synthetic">{{ t('inbox.synthetic') }}</p>
 """
-_TAIL = "</main></body></html>"
+TAIL = "</main></body></html>"
 
 #: One action button (a small form): kind, item, version and the action, CSRF-protected.
 _ACTION = """{% macro act(item, action, note=False, back='/inbox') %}
@@ -61,7 +61,7 @@ _ACTION = """{% macro act(item, action, note=False, back='/inbox') %}
 </div></li>{% endmacro %}"""
 
 INBOX_PAGE = (
-    _HEAD
+    HEAD
     + _ACTION
     + """{% set box_now = box.now %}
 <h1>{{ t('inbox.title') }} <span class="count" id="inbox-count">{{ items | length }}</span></h1>
@@ -73,11 +73,11 @@ INBOX_PAGE = (
 <ol class="items" id="inbox-items">{% for item in items %}{{ card(item) }}
 {% else %}<li class="none">{{ t('inbox.none') }}</li>{% endfor %}</ol>
 """
-    + _TAIL
+    + TAIL
 )
 
 HOUSEHOLD_PAGE = (
-    _HEAD
+    HEAD
     + _ACTION
     + """{% set box_now = sheet.now %}{% set here = '/inbox/household/' + sheet.head.household_id %}
 <h1>{{ t('sheet.title', id=sheet.head.household_id) }}</h1>
@@ -133,14 +133,14 @@ HOUSEHOLD_PAGE = (
 <input id="plan-due" name="due" type="date" value="{{ today }}" required>
 <button type="submit" id="plan-submit">{{ t('sheet.add_measure') }}</button></form>
 """
-    + _TAIL
+    + TAIL
 )
 
 MESSAGE_PAGE = (
-    _HEAD
+    HEAD
     + """<h1>{{ t('inbox.title') }}</h1>
 <p class="error" role="alert" id="inbox-message">{{ message }}</p>
 <p><a class="button" href="{{ back }}{{ suffix }}" id="inbox-reload">{{ t('inbox.reload') }}</a></p>
 """
-    + _TAIL
+    + TAIL
 )

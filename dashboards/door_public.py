@@ -29,8 +29,8 @@ _PAGE = """<!doctype html>
 <title>{{ t('door.public.title') }}</title>
 <link rel="stylesheet" href="/assets/onemap.css"><link rel="stylesheet" href="/assets/inbox.css">
 </head><body><main class="doorpage">
-<p><span class="lang-switch">{% if lang == 'en' %}<a href="?">中文</a>{% else %}
-<a href="?lang=en">EN</a>{% endif %}</span></p>
+<p><span class="lang-switch">{% if lang == 'en' %}<a href="?">{{ t('lang.zh') }}</a>
+{% else %}<a href="?lang=en">{{ t('lang.en') }}</a>{% endif %}</span></p>
 <h1>{{ t('door.public.title') }}</h1>
 <p class="synthetic">{{ t('inbox.synthetic') }}</p>
 {% if contact %}<p class="place" id="door-place">{{ contact.county }} {{ contact.town }}

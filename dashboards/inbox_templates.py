@@ -11,8 +11,8 @@ HEAD = """<!doctype html>
 <body><main class="inbox">
 <header class="inbox-head"><a href="/{{ suffix }}" id="back-to-map">{{ t('inbox.back_to_map') }}</a>
 <a href="/inbox{{ suffix }}" id="inbox-home">{{ t('inbox.title') }}</a>
-<span class="lang-switch">{% if lang == 'en' %}<a href="?">中文</a>{% else %}
-<a href="?lang=en">EN</a>{% endif %}</span></header>
+<span class="lang-switch">{% if lang == 'en' %}<a href="?">{{ t('lang.zh') }}</a>{% else %}
+<a href="?lang=en">{{ t('lang.en') }}</a>{% endif %}</span></header>
 <p class="synthetic">{{ t('inbox.synthetic') }}</p>
 """
 TAIL = "</main></body></html>"
@@ -43,7 +43,8 @@ _ACTION = """{% macro act(item, action, note=False, back='/inbox') %}
  else item.reasons_zh) %}<li>{{ r }}</li>{% endfor %}</ul>{% endif %}
 {% if item.policy_code %}<div class="policy">{{ item.policy_en if lang == 'en'
  else item.policy_zh }} ({{ item.policy_code }})</div>{% endif %}
-{% if item.body %}<blockquote class="request-text">{{ item.category }}：{{ item.body }}</blockquote>
+{% if item.body %}<blockquote class="request-text">{{
+ t('door.public.category.' + item.category) if item.category else '' }}: {{ item.body }}</blockquote>
 {% endif %}
 <div class="deadline">{{ t('inbox.due') }} {{ when(item.due_at) }}
 <time class="countdown" datetime="{{ iso(item.due_at) }}" data-overdue="{{ t('inbox.overdue') }}"

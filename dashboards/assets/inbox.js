@@ -1,4 +1,4 @@
-// 我的待办: live countdowns to each deadline, and the visit form's location (WGS84 from the
+// My work (the inbox): live countdowns to each deadline, and the visit form's location (WGS84 from the
 // browser, only when the person allows it). Loaded by the inbox pages; harmless elsewhere.
 (function () {
   "use strict";

@@ -44,7 +44,8 @@ _ACTION = """{% macro act(item, action, note=False, back='/inbox') %}
 {% if item.policy_code %}<div class="policy">{{ item.policy_en if lang == 'en'
  else item.policy_zh }} ({{ item.policy_code }})</div>{% endif %}
 {% if item.body %}<blockquote class="request-text">{{
- t('door.public.category.' + item.category) if item.category else '' }}: {{ item.body }}</blockquote>
+ t('door.public.category.' + item.category) if item.category else '' }}: {{ item.body
+ }}</blockquote>
 {% endif %}
 <div class="deadline">{{ t('inbox.due') }} {{ when(item.due_at) }}
 <time class="countdown" datetime="{{ iso(item.due_at) }}" data-overdue="{{ t('inbox.overdue') }}"

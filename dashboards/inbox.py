@@ -19,9 +19,9 @@ from analytics.help_measures import help_measures
 from analytics.lifecycle import BadTransition, StaleVersion
 from core.errors import BEIJING, OneMapError
 from dashboards.auth import csrf_token
+from dashboards.errors import http_status
 from dashboards.inbox_templates import HOUSEHOLD_PAGE, INBOX_PAGE, MESSAGE_PAGE
 from dashboards.messages import HTML_LANG, normalise_lang, t
-from dashboards.routes import status_of
 from dashboards.viewer import current_user, mark_personal, request_id
 
 inbox_pages = Blueprint("onemap_inbox", __name__)
@@ -221,7 +221,7 @@ def plan_status(item_id: int) -> Response:
 
 @inbox_pages.errorhandler(OneMapError)
 def _refused(error: OneMapError) -> Response:
-    return message_page(page_lang(), "inbox.invalid", status_of(error), detail=error.user_msg)
+    return message_page(page_lang(), "inbox.invalid", http_status(error), detail=error.user_msg)
 
 
 def cap() -> int:

@@ -1,6 +1,10 @@
 """The life of a warning, every step timed and recorded.
 
-raised → acknowledged → verified on site → resolved, or dismissed with a reason.
+raised → acknowledged → (visited) → verified on site → resolved, or dismissed with a reason.
+Every step bumps the warning's ``version``: a caller that read version *n* passes it as
+``expected_version`` and loses cleanly (:class:`StaleVersion`) if someone moved first. The
+app's actions (analytics/actions.py) and the demo's :func:`simulate_responses` both go
+through :func:`advance` and :func:`mark_visited`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,32 @@ class BadTransition(OneMapError, ValueError):
     """A warning cannot move to that status from where it is."""
 
 
+class NotActionable(BadTransition):
+    """The warning is unknown, outside the scope, or not the caller's to change (RLS)."""
+
+
+class StaleVersion(OneMapError, RuntimeError):
+    """Someone else changed the item since it was read (two tabs: the second is told)."""
+
+    user_msg = "Someone else has already changed this item; reload to see what they did."
+
+
+def _lock(
+    conn: psycopg.Connection, warning_id: int, expected_version: int | None
+) -> tuple[str, dt.datetime, int]:
+    """Lock the warning row; check it exists (for the caller's write) and is unchanged."""
+    row = conn.execute(
+        "SELECT status, raised_at, version FROM warning WHERE warning_id = %s FOR UPDATE",
+        (warning_id,),
+    ).fetchone()
+    if row is None:
+        # Unknown, outside the scope, or not the caller's to change (row-level security).
+        raise NotActionable(f"no warning {warning_id}")
+    if expected_version is not None and row[2] != expected_version:
+        raise StaleVersion(f"warning {warning_id} is at version {row[2]}, not {expected_version}")
+    return str(row[0]), row[1], int(row[2])
+
+
 def advance(
     conn: psycopg.Connection,
     warning_id: int,
@@ -41,22 +71,22 @@ def advance(
     actor: str,
     note: str | None = None,
     at: dt.datetime | None = None,
-) -> None:
+    expected_version: int | None = None,
+) -> int:
     """Move a warning to status ``to`` and record the event (one transaction).
+
+    Returns the warning's new version.
 
     Raises
     ------
     BadTransition
         Unknown warning, a move the lifecycle does not allow, or a dismissal without reason.
+    StaleVersion
+        ``expected_version`` was given and the warning has moved since.
     """
     at = at or dt.datetime.now(dt.UTC)
     with conn.transaction():
-        row = conn.execute(
-            "SELECT status, raised_at FROM warning WHERE warning_id = %s FOR UPDATE", (warning_id,)
-        ).fetchone()
-        if row is None:
-            raise BadTransition(f"no warning {warning_id}")
-        current, raised_at = row
+        current, raised_at, version = _lock(conn, warning_id, expected_version)
         if to not in TRANSITIONS.get(current, frozenset()):
             raise BadTransition(f"warning {warning_id} is {current}; it cannot become {to}")
         if to == "dismissed" and not (note and note.strip()):
@@ -66,17 +96,45 @@ def advance(
         column = _TIME_COLUMN[to]
         conn.execute(
             psycopg.sql.SQL(
-                "UPDATE warning SET status = %s, {} = %s,"
+                "UPDATE warning SET status = %s, {} = %s, version = version + 1,"
+                " visited_at = CASE WHEN %s = 'verified' THEN coalesce(visited_at, %s)"
+                " ELSE visited_at END,"
                 " dismiss_reason = CASE WHEN %s = 'dismissed' THEN %s"
                 " ELSE dismiss_reason END WHERE warning_id = %s"
             ).format(psycopg.sql.Identifier(column)),
-            (to, at, to, note, warning_id),
+            (to, at, to, at, to, note, warning_id),
         )
         conn.execute(
             "INSERT INTO warning_event (warning_id, at, status, actor, note)"
             " VALUES (%s, %s, %s, %s, %s)",
             (warning_id, at, to, actor, note),
         )
+    return int(version) + 1
+
+
+def mark_visited(
+    conn: psycopg.Connection, warning_id: int, *, actor: str, at: dt.datetime, note: str
+) -> int:
+    """Record that the household of an open warning was visited (the first visit counts).
+
+    Returns the new version. A visit never changes the status; a closed warning is left as
+    it is (the visit is still kept by the caller).
+    """
+    with conn.transaction():
+        current, raised_at, version = _lock(conn, warning_id, None)
+        if current not in {"raised", "acknowledged", "verified"} or at < raised_at:
+            return int(version)
+        conn.execute(
+            "UPDATE warning SET visited_at = coalesce(visited_at, %s), version = version + 1"
+            " WHERE warning_id = %s",
+            (at, warning_id),
+        )
+        conn.execute(
+            "INSERT INTO warning_event (warning_id, at, status, actor, note)"
+            " VALUES (%s, %s, 'visited', %s, %s)",
+            (warning_id, at, actor, note),
+        )
+    return int(version) + 1
 
 
 def _month_frame(month: Month) -> tuple[dt.datetime, dt.datetime]:
@@ -114,6 +172,9 @@ def simulate_responses(conn: psycopg.Connection, month: Month | str, *, seed: in
         if at >= end:
             continue
         advance(conn, warning_id, "acknowledged", actor="synthetic", at=at)
+        if rng.random() < 0.8:  # the home visit, most within the hour after acknowledging
+            visit = at + dt.timedelta(minutes=float(rng.lognormal(np.log(45), 0.9)))
+            mark_visited(conn, warning_id, actor="synthetic", at=visit, note="入户走访")
         if rng.random() < 0.7:
             at += dt.timedelta(hours=float(rng.uniform(4, 96)))
             if at >= end:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from analytics.assist_settings import get_assist_settings
 from analytics.build import MonthBuild
 from analytics.catalog import catalog_hash, load_catalog
+from analytics.routing import route
 from analytics.sqlfiles import DERIVED_TABLES
 from analytics.staging import StagedMonth, drop_leftovers, workers
 from core.errors import OneMapError
@@ -134,6 +136,9 @@ def derive_month(
             with workers(conn) as pool:
                 build.run(pool)
             stages = build.stages
+            clock = time.perf_counter()
+            route(conn, first, get_assist_settings())  # warnings and gaps to the officials
+            stages["routing"] = time.perf_counter() - clock
             clock = time.perf_counter()
             digest = month_checksum(conn, first)[0] if checksum else None
             if checksum:

@@ -143,6 +143,13 @@ RLS_TABLES: Mapping[str, str] = MappingProxyType(
         "quarantine": "county",
         "rollup": "area",
         "audit_log": "scope",
+        # the assistance loop (migrations 0010, 0011)
+        "pairing": "village",
+        "task": "village",
+        "field_visit": "village",
+        "plan_item": "village",
+        "official": "county",
+        "household_code": "county",
     }
 )
 

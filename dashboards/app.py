@@ -15,9 +15,12 @@ from core.settings import get_settings
 from dashboards import auth, callbacks, guard, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
+from dashboards.door_public import door_pages
+from dashboards.inbox import inbox_pages
 from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.routes import api
+from dashboards.team import team_pages
 from dashboards.viewer import optional_user
 
 ASSETS = Path(__file__).parent / "assets"
@@ -64,6 +67,9 @@ def create_app() -> dash.Dash:
     enable_compression(server)
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)
+    server.register_blueprint(inbox_pages)
+    server.register_blueprint(door_pages)
+    server.register_blueprint(team_pages)
 
     def layout() -> Any:
         user = optional_user()

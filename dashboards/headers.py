@@ -19,6 +19,10 @@ NO_STORE_PREFIXES = ("/_dash-update-component", "/_dash-layout", "/h/", "/audit"
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), fullscreen=(self)"
 )
+#: The household sheet records a visit with the browser's location (issue 11): only there may
+#: the page ask for it.
+GEOLOCATION_PATHS = ("/inbox/household/",)
+FIELD_PERMISSIONS_POLICY = PERMISSIONS_POLICY.replace("geolocation=()", "geolocation=(self)")
 
 
 def content_security_policy(tile_url: str | None = None) -> str:
@@ -60,7 +64,11 @@ def secure_headers(policy: str) -> Callable[[Response], Response]:
         headers["X-Frame-Options"] = "DENY"
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = PERMISSIONS_POLICY
+        headers["Permissions-Policy"] = (
+            FIELD_PERMISSIONS_POLICY
+            if request.path.startswith(GEOLOCATION_PATHS)
+            else PERMISSIONS_POLICY
+        )
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         headers["Cross-Origin-Resource-Policy"] = "same-origin"
         headers["X-Request-Id"] = str(g.get("request_id", ""))

@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from core.access import PortraitAccess, User
 from dashboards.figures import heat_legend, key_figures
+from dashboards.badge import inbox_badge
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url
@@ -84,6 +85,9 @@ def topbar(lang: str, user: User | None = None, csrf: str = "") -> list[Any]:
             ),
             user_menu(user, csrf, lang),
         ]
+        badge = inbox_badge(user, lang)
+        if badge is not None:
+            items.append(badge)
     return items
 
 

@@ -11,7 +11,6 @@ HTTP statuses with a message in the viewer's language (``?lang=en``, ``dashboard
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -20,6 +19,7 @@ from core.access import User
 from core.errors import OneMapError
 from core.scope import Scope, is_admin_code
 from dashboards.door import door_login_page, door_page, not_found_page
+from dashboards.door_public import public_door
 from dashboards.errors import error_message, http_status
 from dashboards.messages import normalise_lang
 from dashboards.pages import error_page
@@ -164,10 +164,8 @@ def door_code(token: str) -> Response:
     if not re.fullmatch(r"[0-9a-f]{32}", token):
         raise UnknownHousehold("malformed door-code token")
     user = optional_user()
-    if user is None:
-        target = request.full_path.rstrip("?")
-        login = "/login?" + urlencode({"next": target} | ({"lang": lang} if lang != "zh" else {}))
-        return Response(door_login_page(lang, login), status=401, mimetype="text/html")
+    if user is None:  # the household or a neighbour scanned it: no personal data (issue 11)
+        return public_door(token, lang)
     # The route pattern, not the path: the audit trail never keeps a door code.
     with audited_request(user, route="/h/<token>") as trail:
         portrait = open_by_token(trail, token)

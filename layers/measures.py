@@ -90,6 +90,22 @@ MEASURES: dict[str, Measure] = {
             higher_is_worse=False,
             counts=("visited_30d", "households"),
         ),
+        # The assistance loop (analytics/routing.py fills these after each derive).
+        Measure(
+            "response_minutes",
+            _col("response_minutes_median"),
+            decimals=0,
+        ),
+        Measure(
+            "attainment_3h",
+            _per(_col("red_attained_3h"), "red_due"),
+            higher_is_worse=False,
+        ),
+        Measure(
+            "plan_coverage",
+            _per(_col("plan_covered"), "warned_open"),
+            higher_is_worse=False,
+        ),
     )
 }
 DEFAULT_MEASURE = "warnings_per_100"

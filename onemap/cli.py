@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -13,6 +15,7 @@ from core.errors import OneMapError
 from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
+from layers import cli as layers_cli
 from synth import cli as synth_cli
 
 app = typer.Typer(
@@ -27,6 +30,8 @@ app.add_typer(core_cli.audit_app, name="audit")
 app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
 app.command("derive")(analytics_cli.derive)
+app.add_typer(analytics_cli.pairing_app, name="pairing")
+app.command("plates")(layers_cli.plates)
 etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
 etl_cli.set_policy_codes(analytics_cli.policy_codes)
 
@@ -73,13 +78,28 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
     from core import db, users  # noqa: PLC0415
 
     with db.connection() as conn:
-        answered = simulate_responses(conn, settings.demo_month, seed=7)
         created = users.ensure_demo_users(conn)
+        _demo_pairing(conn, folder, settings.demo_month)
+        answered = simulate_responses(conn, settings.demo_month, seed=7)
     core_cli.print_demo_users(created)
     if answered:  # officials (synthetic) answered new warnings: refresh the statistics
         analytics_cli.derive(month=settings.demo_month, checksum=False)
     if serve_app:
         serve(None, None)
+
+
+def _demo_pairing(conn: Any, folder: Path, month: str) -> None:
+    """Roster, initial pairing, and the demo official's village households (first run only)."""
+    from analytics import pairing  # noqa: PLC0415
+
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM pairing)").fetchone()[0]:
+        return
+    roster = folder / f"officials_roster_{month}.csv"
+    if not roster.is_file():
+        synth_cli.synth(out=folder, month=month, scale="demo", seed=7, defect_rate=0.01)
+    pairing.load_roster(conn, pairing.read_roster(roster))
+    pairing.initial_pairing(conn)
+    pairing.pair_demo_official(conn, "demo-official")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from synth.defects import TARGETS, inject
 from synth.feeds import FEEDS, MonthContext
 from synth.hazard import HAZARD_FILE_NAME, write_hazard_raster
 from synth.population import build_population, month_index, rng_for
+from synth.roster import write_roster
 from synth.writer import FORMATS, FeedFile, SynthManifest, write_feed, write_manifest
 
 SCALE_HOUSEHOLDS: dict[str, int] = {"full": 496_000, "demo": 49_600}
@@ -86,6 +87,8 @@ def generate(
     write_manifest(manifest)
     # The emergency department's hazard layer travels with every month (same seed, same file).
     write_hazard_raster(out_dir / HAZARD_FILE_NAME, seed=seed)
+    # The officials' roster: who may be paired with households (loaded by `onemap pairing`).
+    write_roster(pop, ctx.index, month, out_dir)
     return manifest
 
 

@@ -164,7 +164,8 @@ def test_same_seed_and_month_give_identical_bytes(runs):
     a, b = runs["a"].out_dir, runs["b"].out_dir
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
-    assert len(names) == len(FEEDS) + 2  # the feeds, manifest.json and the hazard GeoTIFF
+    # the feeds, manifest.json, the hazard GeoTIFF and the officials' roster
+    assert len(names) == len(FEEDS) + 3
     assert "hazard_susceptibility.tif" in names
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name

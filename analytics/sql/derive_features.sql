@@ -40,10 +40,20 @@ WITH income_now AS (
 ), new_disability AS (
     SELECT DISTINCT household_id FROM disability
     WHERE month = %(month)s::date AND certificate_date >= %(month)s::date
-), paired AS (  -- the official who visited last (within a year) is the paired official
-    SELECT DISTINCT ON (household_id) household_id, official_id, visit_time FROM visit
-    WHERE month <= %(month)s::date AND month > (%(month)s::date - interval '12 months')::date
+), last_visit AS (  -- the last visit within a year (feed or app) and who made it
+    SELECT DISTINCT ON (household_id) household_id, official_id, visit_time FROM (
+        SELECT household_id, official_id, visit_time FROM visit
+        WHERE month <= %(month)s::date AND month > (%(month)s::date - interval '12 months')::date
+        UNION ALL
+        SELECT household_id, official_id, (visited_at AT TIME ZONE 'Asia/Shanghai')
+        FROM field_visit WHERE visited_at < (%(month)s::date + interval '1 month')
+    ) v
     ORDER BY household_id, visit_time DESC
+), paired AS (  -- the paired official (pairing table); the last visitor only without one
+    SELECT coalesce(pa.household_id, lv.household_id) AS household_id,
+           coalesce(pa.official_id, lv.official_id) AS official_id, lv.visit_time
+    FROM (SELECT household_id, official_id FROM pairing WHERE valid_to IS NULL) pa
+    FULL JOIN last_visit lv USING (household_id)
 )
 SELECT h.month, h.household_id, h.county_code, h.village_code, h.status, h.size,
        h.county_code = ANY(%(mountain)s),

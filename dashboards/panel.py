@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from core.access import PortraitAccess, User, suppress
 from dashboards.messages import LANGS, t, value_label
+from dashboards.month_picker import month_picker, page_links
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url
 from dashboards.state import View
@@ -253,7 +254,8 @@ def area_section(data: ViewData) -> list[Any]:
 def side_panel(data: ViewData, public_url: str) -> list[Any]:
     """The whole side panel: language switch, any message, the portrait, then the area."""
     lang = data.view.lang
-    content: list[Any] = [html.Div(className="panel-header", children=[lang_switch(data.view)])]
+    header = [lang_switch(data.view), month_picker(data), page_links(data)]
+    content: list[Any] = [html.Div(className="panel-header", children=header)]
     if data.message:
         content.append(html.P(t(data.message, lang), className="error", id="panel-message"))
     if data.portrait is not None:

@@ -23,6 +23,7 @@ from layers.households import (
     latest_month,
     published_version,
 )
+from layers.months import resolve_month, shown_months
 from layers.portrait import Portrait, UnknownHousehold, open_for
 
 
@@ -47,6 +48,8 @@ class ViewData:
     #: What the map fits: the area, or (above the viewer's jurisdiction, where only the way
     #: down is drawn) its one visible child.
     focus: Area | None = None
+    #: The months the view can show (published and derived), oldest first.
+    months: tuple[dt.date, ...] = ()
 
     @property
     def area(self) -> Area:
@@ -98,10 +101,13 @@ def load_view(reading: Audited, view: View) -> ViewData:
     scope = user.scope
     view, trail, message = _trail(conn, scope, view)
     code = trail[-1].code
-    month = latest_month(conn)
+    months = shown_months(conn)
+    month = resolve_month(months, view.month) or latest_month(conn)
+    if view.month and (month is None or f"{month:%Y-%m}" != view.month):
+        view = replace(view, month=None)  # a month not published: the latest instead
     # Counted where households are drawn (a province-wide count would cost every page view).
     counted = month is not None and trail[-1].level in HOUSEHOLD_LEVELS
-    shading = children_choropleth(conn, scope, code, view.measure)
+    shading = children_choropleth(conn, scope, code, view.measure, month=month)
     if user.permissions.suppress_small_counts:
         shading = suppressed(shading)
     data = ViewData(
@@ -117,6 +123,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
         households=household_count(conn, scope, code, month) if counted and month else 0,
         message=message,
         focus=_focus(conn, scope, trail[-1]),
+        months=tuple(months),
     )
     if view.household is None:
         return data

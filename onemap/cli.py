@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from analytics import cli as analytics_cli
 from core import cli as core_cli
+from core import wall_cli
 from core.errors import OneMapError
 from core.settings import get_settings
 from etl import cli as etl_cli
@@ -24,6 +29,7 @@ app = typer.Typer(
 app.add_typer(core_cli.db_app, name="db")
 app.add_typer(core_cli.users_app, name="users")
 app.add_typer(core_cli.audit_app, name="audit")
+app.add_typer(wall_cli.wall_app, name="wall")
 app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
 app.command("derive")(analytics_cli.derive)
@@ -52,27 +58,56 @@ def serve(
     run(host=host, port=port)
 
 
+def demo_months(last: str, count: int) -> list[str]:
+    """The ``count`` consecutive months ending with ``last`` (``YYYY-MM``), oldest first."""
+    year, month = (int(part) for part in last.split("-"))
+    index = year * 12 + month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
+
+
+def _synth_in_background(folder: Path, month: str) -> None:
+    """Write a month's synthetic feeds in a child process (it overlaps the previous load)."""
+    if (folder / "manifest.json").is_file():
+        return
+    command = [sys.executable, "-m", "onemap", "synth", "--out", str(folder), "--month", month]
+    command += ["--scale", "demo", "--seed", "7", "--defect-rate", "0.01"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def load_demo_month(month: str, folder: Path) -> None:
+    """Load, derive and answer one synthetic demo month (officials answer its new warnings)."""
+    from analytics.lifecycle import simulate_responses  # noqa: PLC0415
+    from analytics.trends import refresh_responses  # noqa: PLC0415
+    from core import db  # noqa: PLC0415
+
+    etl_cli.run(directory=folder, month=month, force=False, then_derive=True)
+    with db.connection() as conn:
+        if simulate_responses(conn, month, seed=7):
+            # Officials (synthetic) answered the new warnings: their response figures change.
+            refresh_responses(conn, dt.date.fromisoformat(f"{month}-01"))
+
+
 @app.command("demo")
 def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
-    """Start the embedded PostGIS, migrate, load geography and a synthetic demo month, serve."""
+    """Start the embedded PostGIS, migrate, load geography and six synthetic months, serve.
+
+    Consecutive months of one seed describe the same households drifting (entries, exits,
+    incomes), so trends and growth are real; the next month is synthesised while one loads.
+    """
     settings = get_settings().etl
     core_cli.start()
     init()
-    folder = settings.demo_dir / settings.demo_month
-    if not (folder / "manifest.json").is_file():
-        synth_cli.synth(
-            out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01
-        )
-    etl_cli.run(directory=folder, month=settings.demo_month, force=False, then_derive=True)
-    from analytics.lifecycle import simulate_responses  # noqa: PLC0415
+    months = demo_months(settings.demo_month, settings.demo_months)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = {m: pool.submit(_synth_in_background, settings.demo_dir / m, m) for m in months}
+        for month in months:
+            written[month].result()
+            load_demo_month(month, settings.demo_dir / month)
     from core import db, users  # noqa: PLC0415
 
     with db.connection() as conn:
-        answered = simulate_responses(conn, settings.demo_month, seed=7)
         created = users.ensure_demo_users(conn)
     core_cli.print_demo_users(created)
-    if answered:  # officials (synthetic) answered new warnings: refresh the statistics
-        analytics_cli.derive(month=settings.demo_month, checksum=False)
     if serve_app:
         serve(None, None)
 

@@ -254,8 +254,11 @@ def area_section(data: ViewData) -> list[Any]:
 def side_panel(data: ViewData, public_url: str) -> list[Any]:
     """The whole side panel: language switch, any message, the portrait, then the area."""
     lang = data.view.lang
-    header = [lang_switch(data.view), month_picker(data), page_links(data)]
-    content: list[Any] = [html.Div(className="panel-header", children=header)]
+    content: list[Any] = [
+        html.Div(className="panel-header", children=[lang_switch(data.view)]),
+        month_picker(data),
+        page_links(data),
+    ]
     if data.message:
         content.append(html.P(t(data.message, lang), className="error", id="panel-message"))
     if data.portrait is not None:

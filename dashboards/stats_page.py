@@ -19,6 +19,7 @@ from core import db
 from core.access import User
 from dashboards.messages import DEFAULT_LANG, HTML_LANG, LANGS, t
 from dashboards.state import View
+from dashboards.stats_downloads import headers
 from dashboards.stats_view import (
     Effectiveness,
     EffectRow,
@@ -172,8 +173,7 @@ def download_links(data: StatsView, name: str) -> html.Span:
 
 def column_labels(lang: str, columns: list[str]) -> dict[str, str]:
     """Column name → header in ``lang`` (warning factors by their names)."""
-    labels = {c: t(f"stats.col.{c}", lang) for c in columns}
-    return labels | {c: t(f"factor.{c}", lang) for c in columns if f"stats.col.{c}" not in labels}
+    return headers(lang, pd.DataFrame(columns=columns))
 
 
 def _links(data: StatsView) -> list[Any]:
@@ -287,6 +287,9 @@ def body(data: StatsView) -> list[Any]:
         table(stats.series, lang, "series-table", labels),
         html.H2(t("stats.table.factors", lang)),
         download_links(data, "factors"),
+        table(
+            stats.factors, lang, "factors-table", column_labels(lang, list(stats.factors.columns))
+        ),
         html.H2(t("effect.title", lang)),
         html.P(t("effect.note", lang, n=data.min_n), className="note"),
         download_links(data, "effect"),

@@ -128,7 +128,7 @@ def load_effectiveness(
             return _CACHE[key]
     catalog = load_catalog()
     panel = load_panel(conn, area, first, last)
-    rows = [
+    estimates = [
         _estimate_row(
             p.code,
             (p.name_zh, p.name_en),
@@ -136,6 +136,8 @@ def load_effectiveness(
         )
         for p in catalog.policies
     ]
+    # Policies nobody started in the window say nothing; the rest, most households first.
+    rows = sorted((r for r in estimates if r.n_treated), key=lambda r: (-r.n_treated, r.code))
     above = panel["income_start"] >= catalog.standard
     fell = float((panel.loc[above, "income_end"] < catalog.standard).mean())
     result = Effectiveness(

@@ -70,11 +70,11 @@ def findings_map(data: SupervisionData) -> dl.Map:
     markers = []
     for row in data.by_village.to_dict("records"):
         count = row["findings"]
-        size = 5 if isinstance(count, str) else 4 + 3 * math.sqrt(float(count))
+        size = 4 if isinstance(count, str) else 3 + 1.5 * math.sqrt(float(count))
         markers.append(
             dl.CircleMarker(
                 center=[row["lat"], row["lon"]],
-                radius=min(size, 30),
+                radius=min(size, 18),
                 color="#bd0026",
                 fillOpacity=0.5,
                 children=dl.Tooltip(f"{row['area_name']}: {count}"),
@@ -230,6 +230,8 @@ def save(search: str | None, entry: Inspection) -> str:
 
 def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash:
     """Mount the supervision page on ``server`` under :data:`PREFIX`."""
+    # The inspection form is drawn by the URL callback, so its ids are not in the first layout.
+    options = options | {"suppress_callback_exceptions": True}
     app = dash_class(__name__, server=server, url_base_pathname=PREFIX, **options)
     app.layout = layout
 

@@ -140,10 +140,10 @@ def worst_list(figures: WallFigures, lang: str) -> list[Any]:
             [
                 html.Span(f"{name}", className="wall-village"),
                 html.Span(town, className="wall-town"),
-                html.Span("—" if rate is None else f"{rate:.1f}", className="wall-rate"),
+                html.Span(f"{warnings}", className="wall-rate"),
             ]
         )
-        for name, town, _warnings, _red, rate in figures.worst
+        for name, town, warnings, _red, _rate in figures.worst
     ]
     return [html.H2(t("wall.worst", lang)), html.Ol(rows, id="wall-worst-list")]
 

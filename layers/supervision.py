@@ -91,8 +91,8 @@ ORDER BY f.month DESC, f.kind, f.visit_time NULLS LAST
 LIMIT %(limit)s
 """
 _INSPECTIONS_SQL = """
-SELECT inspection_id, inspected_on, inspector, kind, official_id, household_id, area_code,
-       outcome, note, recorded_at
+SELECT inspection_id, inspected_on, inspector, kind, official_id, area_code, outcome, note,
+       recorded_at
 FROM inspection
 WHERE area_code >= %(area)s AND area_code < %(area)s || ':'
 ORDER BY inspected_on DESC, inspection_id DESC
@@ -166,7 +166,11 @@ def evidence(
 
 
 def inspections(conn: psycopg.Connection, area: str, limit: int = 500) -> pd.DataFrame:
-    """The inspections recorded in ``area``, newest first."""
+    """The inspections recorded in ``area``, newest first.
+
+    The household of a visit check is not listed (its village is): the page's readers have no
+    portrait rights; the row and the audit trail keep it.
+    """
     return _frame(conn.execute(_INSPECTIONS_SQL, {"area": area, "limit": limit}))
 
 

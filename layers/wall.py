@@ -20,10 +20,10 @@ from geo.admin import Area, children, get_area
 from layers.deidentify import suppress_small
 from layers.statistics import COUNT_COLUMNS, read_series
 
-#: Villages listed as the worst (most warnings per 100 households).
+#: Villages listed as the worst (most open warnings, then most per 100 households).
 WORST_VILLAGES = 8
-#: A village needs this many households to be ranked (a rate of a handful says nothing).
-MIN_HOUSEHOLDS = 20
+#: A village needs this many households to be ranked.
+MIN_HOUSEHOLDS = 3
 
 _WORST_SQL = """
 SELECT v.code, v.name, t.name AS town,
@@ -35,7 +35,8 @@ LEFT JOIN admin_area t ON t.code = v.parent_code
 WHERE r.month = %(month)s AND r.level = 'village'
   AND r.code >= %(area)s AND r.code < %(area)s || ':' AND r.code LIKE %(scope_like)s
   AND r.households >= %(min_households)s
-ORDER BY (r.warnings_red + r.warnings_orange + r.warnings_yellow)::float / r.households DESC,
+ORDER BY r.warnings_red + r.warnings_orange + r.warnings_yellow DESC, r.warnings_red DESC,
+         (r.warnings_red + r.warnings_orange + r.warnings_yellow)::float / r.households DESC,
          r.code
 LIMIT %(limit)s
 """

@@ -86,8 +86,12 @@ def load_panel(conn: psycopg.Connection, area: str, first: dt.date, last: dt.dat
     return frame
 
 
-def strata(panel: pd.DataFrame) -> pd.Series:
-    """The matching cell of each household: town, size band, labour band, income quintile."""
+def strata(panel: pd.DataFrame) -> list[pd.Series]:
+    """Matching cells of each household, finest first.
+
+    Town, size band (1, 2, 3, 4+), labour band (0, 1, 2+) and prior-income quintile; then the
+    same within the county, for treated households whose town has no comparable control.
+    """
     size = panel["size"].clip(upper=4).astype(int).astype(str)
     labour = panel["labour"].clip(upper=2).astype(int).astype(str)
     ranks = panel["income_start"].rank(method="first")
@@ -96,42 +100,54 @@ def strata(panel: pd.DataFrame) -> pd.Series:
         if len(panel) >= 5
         else pd.Series("0", index=panel.index)
     )
-    return panel["village_code"].str[:9] + "|" + size + "|" + labour + "|" + quintile
+    alike = "|" + size + "|" + labour + "|" + quintile
+    return [panel["village_code"].str[:9] + alike, panel["village_code"].str[:6] + alike]
+
+
+def _pooled_variance(values: pd.Series, cells: pd.Series) -> float:
+    """Within-cell variance pooled over cells (cell means removed, their degrees of freedom too)."""
+    residuals = values - values.groupby(cells).transform("mean")
+    dof = len(values) - cells.nunique()
+    return float((residuals**2).sum() / dof) if dof > 0 else float(values.var(ddof=1) or 0.0)
 
 
 def did_estimate(
     change: pd.Series,
     treated: pd.Series,
     control: pd.Series,
-    cell: pd.Series,
+    cells: list[pd.Series],
     *,
     min_treated: int = MIN_TREATED,
 ) -> Estimate:
-    """The matched difference in differences of ``change`` (end minus start) by ``cell``.
+    """The matched difference in differences of ``change`` (end minus start).
 
-    Treated households in a cell without controls are dropped (unmatched). The variance is
-    that of a stratified difference of means, with the treated and control variances pooled
-    over the cells (cells are small).
+    Each treated household is compared with the controls of its finest cell (``cells``, finest
+    first) that has any; treated households without one are dropped (unmatched). The variance
+    is that of a stratified difference of means, the treated and control variances pooled
+    within cells.
     """
-    frame = pd.DataFrame({"change": change, "treated": treated, "control": control, "cell": cell})
-    frame = frame[frame["treated"] | frame["control"]]
-    control_cells = frame[frame["control"]].groupby("cell")["change"]
-    control_mean, control_n = control_cells.mean(), control_cells.size()
-    matched = frame[frame["treated"] & frame["cell"].isin(control_mean.index)]
-    n_t, n_c = len(matched), int(frame["control"].sum())
+    chosen = pd.Series(pd.NA, index=change.index, dtype="object")
+    for level, cell in enumerate(cells):
+        with_controls = set(cell[control])
+        free = treated & chosen.isna() & cell.isin(with_controls)
+        chosen[free] = f"{level}:" + cell[free]
+    matched = chosen[treated].dropna()
+    n_t, n_c = len(matched), int(control.sum())
     if n_t < min_treated:
         return Estimate(n_t, n_c, None, None, None)
-    differences = matched["change"] - matched["cell"].map(control_mean)
+    control_means: dict[str, float] = {}
+    control_sizes: dict[str, int] = {}
+    for level, cell in enumerate(cells):
+        grouped = change[control].groupby(cell[control])
+        control_means |= {f"{level}:{k}": float(v) for k, v in grouped.mean().items()}
+        control_sizes |= {f"{level}:{k}": int(v) for k, v in grouped.size().items()}
+    differences = change[matched.index] - matched.map(control_means).astype(float)
     effect = float(differences.mean())
-    treated_var = float(
-        matched.groupby("cell")["change"].var(ddof=1).fillna(0).mean() or matched["change"].var()
-    )
-    resid = frame[frame["control"]]["change"] - frame[frame["control"]]["cell"].map(control_mean)
-    control_var = float(resid.var(ddof=1)) if len(resid) > 1 else 0.0
-    weights = matched["cell"].value_counts()
-    per_cell = (weights / n_t) ** 2 * (
-        treated_var / weights + control_var / control_n.reindex(weights.index)
-    )
+    treated_var = _pooled_variance(change[matched.index], matched)
+    control_var = _pooled_variance(change[control], cells[0][control])
+    weights = matched.value_counts()
+    sizes = pd.Series({cell: control_sizes[cell] for cell in weights.index})
+    per_cell = (weights / n_t) ** 2 * (treated_var / weights + control_var / sizes)
     se = math.sqrt(float(per_cell.sum()))
     return Estimate(n_t, n_c, effect, effect - Z95 * se, effect + Z95 * se)
 

@@ -7,12 +7,14 @@ from rich.table import Table
 
 from bench import etl
 from bench import map as map_bench
+from bench import statistics as statistics_bench
 
 
 def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     url = etl.run(rows)
     map_bench.run(rows, url)
+    statistics_bench.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

@@ -50,9 +50,10 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
+def _serve() -> tuple[subprocess.Popen[bytes], str]:
+    """`onemap serve` on a free port, against the configured database (as `make demo` serves)."""
     port = _free_port()
-    env = os.environ | {"DATABASE_URL": url}
+    env = dict(os.environ)
     process = subprocess.Popen(
         [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
         env=env,
@@ -60,11 +61,13 @@ def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    for _ in range(600):  # up to 3 minutes on a busy machine
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=2):
                 return process, base
         except OSError:
+            if process.poll() is not None:
+                break
             time.sleep(0.3)
     process.terminate()
     raise RuntimeError("the app did not start")
@@ -81,7 +84,7 @@ def soak(url: str, steps: int, seconds: float) -> list[Row]:
 
     with psycopg.connect(url, autocommit=True) as conn:
         token_id, token = issue(conn, AREA, "bench soak", "bench")
-    process, base = _serve(url)
+    process, base = _serve()
     done: list[float] = []
     try:
         with sync_playwright() as playwright:

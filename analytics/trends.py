@@ -8,11 +8,12 @@ import psycopg
 
 from analytics.catalog import load_catalog
 from analytics.sqlfiles import composed
+from core.month import Month
 
 
 def previous_month(first: dt.date) -> dt.date:
     """The first day of the month before ``first``."""
-    return (first - dt.timedelta(days=1)).replace(day=1)
+    return Month.coerce(first).previous().first_day
 
 
 def build_trend_rollup(conn: psycopg.Connection, first: dt.date) -> int:

@@ -23,9 +23,9 @@ from core.scope import Scope
 from dashboards.door import door_login_page, door_page, not_found_page
 from dashboards.errors import error_message, http_status
 from dashboards.messages import normalise_lang
+from dashboards.state import parse_month
 from dashboards.viewer import audited_request, current_user, optional_user
 from geo.admin import data_version
-from dashboards.state import parse_month
 from layers.boundaries import area_geojson, children_geojson
 from layers.heat_export import export_for, geotiff_bytes, heat_filename
 from layers.heatmap import UnknownTile, tile_png

@@ -14,7 +14,6 @@ from core.access import Role, User
 from core.errors import NotPermitted
 from dashboards.messages import normalise_lang
 from dashboards.state import parse_month
-
 from geo.admin import Area, lineage
 from layers.months import resolve_month, shown_months
 from layers.supervision import evidence, findings_by_village, findings_trend, inspections, officials

@@ -24,8 +24,8 @@ from core.audit import Audited
 from core.scope import Scope
 from geo.admin import get_area
 from layers.deidentify import deidentify_features, village_polygons
-from layers.months import resolve_month, shown_months
 from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
+from layers.months import resolve_month, shown_months
 
 #: Warning statuses that are still open (analytics/sql/derive_warnings.sql uses the same list).
 OPEN_STATUSES = ("raised", "acknowledged", "verified")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from analytics import cli as analytics_cli
 from core import cli as core_cli
 from core import wall_cli
 from core.errors import OneMapError
+from core.month import Month
 from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
@@ -60,9 +60,8 @@ def serve(
 
 def demo_months(last: str, count: int) -> list[str]:
     """The ``count`` consecutive months ending with ``last`` (``YYYY-MM``), oldest first."""
-    year, month = (int(part) for part in last.split("-"))
-    index = year * 12 + month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
+    end = Month.parse(last)
+    return [str(m) for m in Month.range(end.shift(1 - count), end)]
 
 
 def _synth_in_background(folder: Path, month: str) -> None:
@@ -84,7 +83,7 @@ def load_demo_month(month: str, folder: Path) -> None:
     with db.connection() as conn:
         if simulate_responses(conn, month, seed=7):
             # Officials (synthetic) answered the new warnings: their response figures change.
-            refresh_responses(conn, dt.date.fromisoformat(f"{month}-01"))
+            refresh_responses(conn, Month.parse(month).first_day)
 
 
 @app.command("demo")

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from core import db
 from core.access import Role, User
+from core.audit import Audited
 from dashboards.state import View
 from dashboards.viewdata import load_view
 from layers.statistics import area_statistics
@@ -117,13 +118,13 @@ def test_month_switch_changes_the_choropleth(two_months: str) -> None:
     shown: dict[str, Any] = {}
     for month in (MONTH, NEXT):
         with db.scoped(user.scope) as app:
-            data = load_view(app, user, View(COUNTY, "warnings_per_100", month=month))
+            data = load_view(Audited(app, user), View(COUNTY, "warnings_per_100", month=month))
         assert f"{data.month:%Y-%m}" == month and data.shading.month == data.month
         shown[month] = data.shading.values
     assert shown[MONTH].keys() == shown[NEXT].keys()
     assert shown[MONTH] != shown[NEXT]
     with db.scoped(user.scope) as app:  # an unpublished month falls back to the latest
-        data = load_view(app, user, View(COUNTY, month="2023-01"))
+        data = load_view(Audited(app, user), View(COUNTY, month="2023-01"))
     assert data.view.month is None and f"{data.month:%Y-%m}" == NEXT
 
 

@@ -19,6 +19,7 @@ from analytics.catalog import catalog_hash, load_catalog
 from analytics.routing import route
 from analytics.sqlfiles import DERIVED_TABLES
 from analytics.staging import StagedMonth, drop_leftovers, workers
+from analytics.trends import build_trend_rollup
 from core.errors import OneMapError
 from core.month import Month
 from core.settings import WarningSettings
@@ -150,6 +151,9 @@ def derive_month(
             )
         finally:
             staged.drop(conn)
+        clock = time.perf_counter()
+        build_trend_rollup(conn, first)
+        stages["trends"] = time.perf_counter() - clock
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK,))
     return DeriveResult(month, version, digest, seconds, stages, build.counts)

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from bench import etl, load
 from bench import map as map_bench
+from bench import statistics as statistics_bench
 
 
 def main() -> None:
@@ -14,6 +15,7 @@ def main() -> None:
     url = etl.run(rows)
     map_bench.run(rows, url)
     load.run(rows, url)
+    statistics_bench.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

@@ -142,6 +142,8 @@ RLS_TABLES: Mapping[str, str] = MappingProxyType(
         "supervision_official": "county",
         "quarantine": "county",
         "rollup": "area",
+        "trend_rollup": "area",
+        "inspection": "county",
         "audit_log": "scope",
         # the assistance loop (migrations 0010, 0011)
         "pairing": "village",

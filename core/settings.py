@@ -73,7 +73,9 @@ class EtlSettings(BaseSettings):
     key_file: Path = Path(".onemap/etl-hmac.key")
     #: Where `onemap demo` writes the synthetic feeds it loads.
     demo_dir: Path = Path(".onemap/feeds")
+    #: The last demo month, and how many consecutive months `onemap demo` loads up to it.
     demo_month: str = "2024-06"
+    demo_months: int = Field(default=6, ge=1, le=24)
 
 
 class AuthSettings(BaseSettings):

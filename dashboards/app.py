@@ -21,6 +21,7 @@ from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.routes import api
 from dashboards.team import team_pages
+from dashboards.subpages import mount_pages
 from dashboards.viewer import optional_user
 
 ASSETS = Path(__file__).parent / "assets"
@@ -51,15 +52,15 @@ class OneMapDash(dash.Dash):
 def create_app() -> dash.Dash:
     """Create the app; the layout is built per page load for the logged-in user."""
     settings = get_settings().map
-    app = OneMapDash(
-        __name__,
-        title=t("app.title"),
-        assets_folder=str(ASSETS),
-        assets_ignore=RENDERER_FILE.replace(".", r"\."),
-        serve_locally=True,  # county intranets have no internet: never a CDN
-        update_title="",  # no "Updating…" flicker in the tab title
-    )
-    app.index_string = INDEX
+    options: dict[str, Any] = {
+        "title": t("app.title"),
+        "assets_folder": str(ASSETS),
+        "assets_ignore": RENDERER_FILE.replace(".", r"\."),
+        "serve_locally": True,  # county intranets have no internet: never a CDN
+        "update_title": "",  # no "Updating…" flicker in the tab title
+        "index_string": INDEX,
+    }
+    app = OneMapDash(__name__, **options)
     server = app.server
     headers.install(server, settings.tile_url)
     auth.install(server)
@@ -70,6 +71,7 @@ def create_app() -> dash.Dash:
     server.register_blueprint(inbox_pages)
     server.register_blueprint(door_pages)
     server.register_blueprint(team_pages)
+    mount_pages(server, OneMapDash, **options)
 
     def layout() -> Any:
         user = optional_user()

@@ -26,6 +26,7 @@ from core.users import authenticate
 from dashboards.errors import CsrfRejected, NotLoggedIn, http_status
 from dashboards.messages import normalise_lang, t
 from dashboards.pages import login_page
+from dashboards.wall_access import is_wall_path, wall_gate
 from dashboards.websettings import get_web_settings
 
 SESSION_COOKIE = "onemap_session"
@@ -140,6 +141,9 @@ def gate() -> Response | None:
     """Require a login for everything but the public paths (and the door page's prompt)."""
     g.user = None
     if is_public(request.path):
+        return None
+    if is_wall_path(request.path):
+        wall_gate(session_user)  # a kiosk token or a login; 401 otherwise
         return None
     user = session_user()
     if user is None:

@@ -158,7 +158,7 @@ def register(app: dash.Dash) -> None:
             children_url(area.code, data.geography_version),
             area_hideout(data),
             outline_url(area.code, data.geography_version),
-            households_url(area.code, data.published, user.jurisdiction),
+            households_url(area.code, data.published, user.jurisdiction, data.month),
             data.clustered,
             household_hideout(data),
             heat_layer(view.heat, data.heat, user, area.code),

@@ -23,6 +23,7 @@ from core.errors import (
 from dashboards.messages import DEFAULT_LANG, t
 from layers.heatmap import UnknownTile
 from layers.portrait import DoorCodeRefused, UnknownHousehold
+from layers.supervision import BadInspection
 
 
 class NotLoggedIn(OneMapError, PermissionError):
@@ -68,6 +69,7 @@ WEB_ERRORS: tuple[tuple[type[OneMapError], int, str], ...] = (
     (UnknownArea, 404, "error.unknown_area"),
     (OutOfScope, 403, "error.out_of_scope"),
     (DataSourceError, 422, "error.bad_data"),
+    (BadInspection, 422, "error.bad_data"),
     (OneMapError, 500, "error.generic"),
 )
 

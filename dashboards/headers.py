@@ -15,7 +15,18 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, request
 
 #: Responses of these paths always hold personal data or session state: never cached.
-NO_STORE_PREFIXES = ("/_dash-update-component", "/_dash-layout", "/h/", "/audit", "/login")
+NO_STORE_PREFIXES = (
+    "/_dash-update-component",
+    "/_dash-layout",
+    "/h/",
+    "/audit",
+    "/login",
+    "/supervision/",
+    "/downloads/",
+    "/wall/login",
+)
+#: The callbacks and layouts of the pages beside the map (``/stats/_dash-layout`` …).
+NO_STORE_SUFFIXES = ("/_dash-update-component", "/_dash-layout")
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), fullscreen=(self)"
 )
@@ -74,7 +85,12 @@ def secure_headers(policy: str) -> Callable[[Response], Response]:
         headers["X-Request-Id"] = str(g.get("request_id", ""))
         if request.is_secure:
             headers["Strict-Transport-Security"] = "max-age=31536000"
-        if g.get("personal") or request.path.startswith(NO_STORE_PREFIXES):
+        path = request.path
+        if (
+            g.get("personal")
+            or path.startswith(NO_STORE_PREFIXES)
+            or path.endswith(NO_STORE_SUFFIXES)
+        ):
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response

@@ -14,6 +14,7 @@ from core.access import PortraitAccess, User
 from dashboards.figures import heat_legend, key_figures
 from dashboards.badge import inbox_badge
 from dashboards.messages import LANGS, t, value_label
+from dashboards.month_picker import month_picker, page_links
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url
 from dashboards.state import View
@@ -285,7 +286,11 @@ def area_section(data: ViewData) -> list[Any]:
 def side_panel(data: ViewData, public_url: str) -> list[Any]:
     """The whole side panel: language switch, any message, the portrait, then the area."""
     lang = data.view.lang
-    content: list[Any] = [html.Div(className="panel-header", children=[lang_switch(data.view)])]
+    content: list[Any] = [
+        html.Div(className="panel-header", children=[lang_switch(data.view)]),
+        month_picker(data),
+        page_links(data),
+    ]
     if data.message:
         content.append(html.P(t(data.message, lang), className="error", id="panel-message"))
     if data.portrait is not None:

@@ -10,6 +10,7 @@ HTTP statuses with a message in the viewer's language (``?lang=en``, ``dashboard
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Blueprint, Response, jsonify, request
@@ -23,6 +24,7 @@ from dashboards.door_public import public_door
 from dashboards.errors import error_message, http_status
 from dashboards.messages import normalise_lang
 from dashboards.pages import error_page
+from dashboards.state import parse_month
 from dashboards.viewer import audited_request, current_user, optional_user
 from geo.admin import data_version
 from layers.boundaries import area_geojson, children_geojson
@@ -79,9 +81,10 @@ def area_outline(code: str) -> Response:
         return geojson_response(area_geojson(conn, scope, code))
 
 
-def households_url(code: str, version: int, scope: str) -> str:
+def households_url(code: str, version: int, scope: str, month: dt.date | None = None) -> str:
     """The URL of an area's household points (the scope keys the browser's cache)."""
-    return f"/api/areas/{code}/households.geojson?v={version}&s={scope}"
+    shown = f"&month={month:%Y-%m}" if month else ""
+    return f"/api/areas/{code}/households.geojson?v={version}&s={scope}{shown}"
 
 
 @api.get("/api/areas/<code>/households.geojson")
@@ -92,7 +95,7 @@ def area_households(code: str) -> Response:
     Identified households are written to the audit trail in the same transaction.
     """
     with audited_request(current_user()) as trail:
-        layer = points_for(trail, code)
+        layer = points_for(trail, code, parse_month(request.args.get("month")))
     return geojson_response(layer.body, max_age=300)
 
 

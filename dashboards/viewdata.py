@@ -25,6 +25,7 @@ from layers.households import (
     latest_month,
     published_version,
 )
+from layers.months import resolve_month, shown_months
 from layers.portrait import Portrait, UnknownHousehold, open_for
 
 
@@ -60,6 +61,8 @@ class ViewData:
         if self.protected is None:
             return self.households
         return self.protected.count(self.area.code, "households", self.households)
+    #: The months the view can show (published and derived), oldest first.
+    months: tuple[dt.date, ...] = ()
 
     @property
     def area(self) -> Area:
@@ -116,10 +119,13 @@ def load_view(reading: Audited, view: View) -> ViewData:
     scope = user.scope
     view, trail, message = _trail(conn, scope, view)
     code = trail[-1].code
-    month = latest_month(conn)
+    months = shown_months(conn)
+    month = resolve_month(months, view.month) or latest_month(conn)
+    if view.month and (month is None or f"{month:%Y-%m}" != view.month):
+        view = replace(view, month=None)  # a month not published: the latest instead
     # Counted where households are drawn (a province-wide count would cost every page view).
     counted = month is not None and trail[-1].level in HOUSEHOLD_LEVELS
-    shading = children_choropleth(conn, scope, code, view.measure)
+    shading = children_choropleth(conn, scope, code, view.measure, month=month)
     protected = None
     if user.permissions.suppress_small_counts:
         protected = protected_counts(conn, scope)
@@ -139,6 +145,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
         focus=_focus(conn, scope, trail[-1]),
         figures=area_figures(conn, scope, code, suppress=user.permissions.suppress_small_counts),
         protected=protected,
+        months=tuple(months),
     )
     if view.household is None:
         return data

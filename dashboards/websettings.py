@@ -29,6 +29,10 @@ class WebSettings(BaseSettings):
     secure_cookies: bool | None = None
     #: Rows per page of the audit page.
     audit_page_size: int = Field(default=100, ge=10, le=1000)
+    #: The wall screen shows each child of its area this long (seconds) on its tour.
+    wall_tour_seconds: float = Field(default=20.0, ge=0.2, le=3600)
+    #: The wall asks this often (seconds) whether a new month or new warnings were published.
+    wall_poll_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     def session_key(self) -> str:
         """The key that signs session cookies."""

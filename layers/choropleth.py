@@ -116,8 +116,11 @@ def children_choropleth(
     measure_key: str,
     *,
     scheme: str = "quantiles",
+    month: dt.date | None = None,
 ) -> Choropleth:
     """Values, breaks and legend of a measure for the children of ``code`` inside ``scope``.
+
+    ``month`` is the first day of the month shown (default: the latest month with rollups).
 
     Raises
     ------
@@ -126,7 +129,7 @@ def children_choropleth(
     """
     measure = MEASURES[measure_key]
     get_area(conn, scope, code)
-    month = latest_rollup_month(conn)
+    month = month or latest_rollup_month(conn)
     rows = (
         conn.execute(
             sql.SQL(_VALUES_SQL).format(expression=measure.expression),

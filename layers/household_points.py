@@ -25,6 +25,7 @@ from core.scope import Scope
 from geo.admin import get_area
 from layers.deidentify import deidentify_features, protected_counts, village_polygons
 from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
+from layers.months import resolve_month, shown_months
 
 #: Warning statuses that are still open (analytics/sql/derive_warnings.sql uses the same list).
 OPEN_STATUSES = ("raised", "acknowledged", "verified")
@@ -150,8 +151,10 @@ def household_points(conn: psycopg.Connection, user: User, code: str, month: dt.
     return PointLayer(orjson.dumps(collection), _ids(shown))
 
 
-def points_for(trail: Audited, code: str) -> PointLayer:
+def points_for(trail: Audited, code: str, month: str | None = None) -> PointLayer:
     """The households of area ``code`` as the user of ``trail`` may see them; audited.
+
+    ``month`` (``YYYY-MM``) picks a published month; the latest when None or not published.
 
     None above town level, for an area above the user's jurisdiction or before any month is
     published. The households shown identified are declared for the audit row.
@@ -165,10 +168,10 @@ def points_for(trail: Audited, code: str) -> PointLayer:
     """
     conn, user = trail.conn, trail.user
     area = get_area(conn, user.scope, code)
-    month = latest_month(conn)
-    if not (month and area.level in HOUSEHOLD_LEVELS and user.scope.covers(code)):
+    shown = resolve_month(shown_months(conn), month) or latest_month(conn)
+    if not (shown and area.level in HOUSEHOLD_LEVELS and user.scope.covers(code)):
         return empty_layer()
-    layer = household_points(conn, user, code, month)
+    layer = household_points(conn, user, code, shown)
     if layer.household_ids:
         trail.shows(layer.household_ids, area=code, view="households")
     return layer

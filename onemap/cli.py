@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,9 @@ from rich.console import Console
 
 from analytics import cli as analytics_cli
 from core import cli as core_cli
+from core import wall_cli
 from core.errors import OneMapError
+from core.month import Month
 from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
@@ -27,6 +31,7 @@ app = typer.Typer(
 app.add_typer(core_cli.db_app, name="db")
 app.add_typer(core_cli.users_app, name="users")
 app.add_typer(core_cli.audit_app, name="audit")
+app.add_typer(wall_cli.wall_app, name="wall")
 app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
 app.command("derive")(analytics_cli.derive)
@@ -62,28 +67,62 @@ def serve(
     run(host=host, port=port)
 
 
+def demo_months(last: str, count: int) -> list[str]:
+    """The ``count`` consecutive months ending with ``last`` (``YYYY-MM``), oldest first."""
+    end = Month.parse(last)
+    return [str(m) for m in Month.range(end.shift(1 - count), end)]
+
+
+def _synth_in_background(folder: Path, month: str) -> None:
+    """Write a month's synthetic feeds in a child process (it overlaps the previous load)."""
+    if (folder / "manifest.json").is_file():
+        return
+    command = [sys.executable, "-m", "onemap", "synth", "--out", str(folder), "--month", month]
+    command += ["--scale", "demo", "--seed", "7", "--defect-rate", "0.01"]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def answer_demo_month(conn: Any, month: str) -> int:
+    """Synthetic officials answer a demo month's new warnings (through the assistance write
+    path); their response figures are refreshed. Returns the number of warnings answered."""
+    from analytics.lifecycle import simulate_responses  # noqa: PLC0415
+    from analytics.trends import refresh_responses  # noqa: PLC0415
+
+    answered = simulate_responses(conn, month, seed=7)
+    if answered:
+        refresh_responses(conn, Month.parse(month).first_day)
+    return answered
+
+
 @app.command("demo")
 def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
-    """Start the embedded PostGIS, migrate, load geography and a synthetic demo month, serve."""
+    """Start the embedded PostGIS, migrate, load geography and six synthetic months, serve.
+
+    Consecutive months of one seed describe the same households drifting (entries, exits,
+    incomes), so trends and growth are real; the next month is synthesised while one loads.
+    The first month also makes the demo logins and pairs households with officials.
+    """
+    from core import db, users  # noqa: PLC0415
+
     settings = get_settings().etl
     core_cli.start()
     init()
-    folder = settings.demo_dir / settings.demo_month
-    if not (folder / "manifest.json").is_file():
-        synth_cli.synth(
-            out=folder, month=settings.demo_month, scale="demo", seed=7, defect_rate=0.01
-        )
-    etl_cli.run(directory=folder, month=settings.demo_month, force=False, then_derive=True)
-    from analytics.lifecycle import simulate_responses  # noqa: PLC0415
-    from core import db, users  # noqa: PLC0415
-
-    with db.connection() as conn:
-        created = users.ensure_demo_users(conn)
-        _demo_pairing(conn, folder, settings.demo_month)
-        answered = simulate_responses(conn, settings.demo_month, seed=7)
+    months = demo_months(settings.demo_month, settings.demo_months)
+    created: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = {m: pool.submit(_synth_in_background, settings.demo_dir / m, m) for m in months}
+        for month in months:
+            written[month].result()
+            folder = settings.demo_dir / month
+            etl_cli.run(directory=folder, month=month, force=False, then_derive=True)
+            with db.connection() as conn:
+                if month == months[0]:
+                    created = users.ensure_demo_users(conn)
+                    _demo_pairing(conn, folder, month)
+                answered = answer_demo_month(conn, month)
+    if answered:  # the latest month's statistics include the answers just given
+        analytics_cli.derive(month=months[-1], checksum=False)
     core_cli.print_demo_users(created)
-    if answered:  # officials (synthetic) answered new warnings: refresh the statistics
-        analytics_cli.derive(month=settings.demo_month, checksum=False)
     if serve_app:
         serve(None, None)
 

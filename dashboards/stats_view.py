@@ -1,0 +1,155 @@
+"""Everything the statistics page shows for one view, read in one go (no Dash components)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import psycopg
+
+from analytics.catalog import load_catalog
+from analytics.effectiveness import (
+    MIN_TREATED,
+    Estimate,
+    WarningOutcomes,
+    load_panel,
+    policy_effect,
+    warning_outcomes,
+)
+from core.access import User
+from dashboards.state import View
+from geo.admin import Area, lineage
+from layers.households import published_version
+from layers.months import resolve_month, shown_months
+from layers.statistics import AreaStatistics, area_statistics
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    """One policy's estimate as the page and the download show it."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    n_treated: int
+    n_control: int
+    effect: float | None
+    low: float | None
+    high: float | None
+    fell_back: float | None
+
+    @property
+    def fell_back_text(self) -> str:
+        """The share that fell back under the standard, in percent (or a dash)."""
+        return "—" if self.fell_back is None else f"{100 * self.fell_back:.1f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class Effectiveness:
+    """The effectiveness section of an area over a window of months."""
+
+    first: dt.date
+    last: dt.date
+    rows: list[EffectRow]
+    outcomes: WarningOutcomes
+    #: Households at or above the standard at the start and under it at the end (share).
+    fell_back: float | None
+    households: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsView:
+    """The statistics page's data for one view."""
+
+    view: View
+    trail: list[Area]
+    months: list[dt.date]
+    stats: AreaStatistics
+    min_n: int = MIN_TREATED
+
+
+def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
+    """The series, factors and ranking of ``view``'s area up to its month, in ``user``'s scope.
+
+    Raises
+    ------
+    UnknownArea, OutOfScope
+        An area that does not exist or lies outside the user's jurisdiction.
+    """
+    months = shown_months(conn)
+    month = resolve_month(months, view.month)
+    stats = area_statistics(
+        conn,
+        user.scope,
+        view.area,
+        measure=view.measure,
+        month=month,
+        suppress=user.permissions.suppress_small_counts,
+    )
+    return StatsView(view, lineage(conn, user.scope, view.area), months, stats)
+
+
+_CACHE: OrderedDict[tuple[object, ...], Effectiveness] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def _estimate_row(code: str, names: tuple[str, str], estimate: Estimate) -> EffectRow:
+    return EffectRow(
+        code,
+        names[0],
+        names[1],
+        estimate.n_treated,
+        estimate.n_control,
+        estimate.effect,
+        estimate.low,
+        estimate.high,
+        estimate.fell_back,
+    )
+
+
+def load_effectiveness(
+    conn: psycopg.Connection, area: str, months: list[dt.date], month: dt.date | None
+) -> Effectiveness | None:
+    """Per-policy effects of ``area`` from the first month to ``month``; None below 2 months.
+
+    Cached per data version: the panel is read once per area and publication.
+    """
+    window = [m for m in months if month is None or m <= month]
+    if len(window) < 2:
+        return None
+    first, last = window[0], window[-1]
+    key = (area, first, last, published_version(conn))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    catalog = load_catalog()
+    panel = load_panel(conn, area, first, last)
+    estimates = [
+        _estimate_row(
+            p.code,
+            (p.name_zh, p.name_en),
+            policy_effect(panel, p.code, standard=catalog.standard),
+        )
+        for p in catalog.policies
+    ]
+    # Policies nobody started in the window say nothing; the rest, most households first.
+    rows = sorted((r for r in estimates if r.n_treated), key=lambda r: (-r.n_treated, r.code))
+    above = panel["income_start"] >= catalog.standard
+    fell = float((panel.loc[above, "income_end"] < catalog.standard).mean())
+    result = Effectiveness(
+        first,
+        last,
+        rows,
+        warning_outcomes(conn, area, first, last),
+        fell if int(above.sum()) >= MIN_TREATED else None,
+        len(panel),
+    )
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result

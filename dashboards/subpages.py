@@ -1,0 +1,39 @@
+"""The pages beside the map, each a Dash app of its own on the map's Flask server.
+
+Statistics (``/stats/``), the wall screen (``/wall/<area>``), supervision (``/supervision/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from flask import Flask, request
+
+from dashboards import stats_page, supervision_page, wall_page
+from dashboards.stats_downloads import stats_downloads
+from dashboards.supervision_downloads import supervision_downloads
+from dashboards.supervision_view import require_supervision
+from dashboards.viewer import optional_user
+from dashboards.wall_routes import wall_routes
+
+#: Every path of the supervision page: its page, layout, callbacks and downloads.
+SUPERVISION_PATHS = (supervision_page.PREFIX, "/downloads/supervision/")
+
+
+def supervision_gate() -> None:
+    """Refuse the supervision page and its routes (403) to roles that may not open it."""
+    user = optional_user()
+    if user is not None and request.path.startswith(SUPERVISION_PATHS):
+        require_supervision(user)
+
+
+def mount_pages(server: Flask, dash_class: type[dash.Dash], **options: Any) -> None:
+    """Mount every page and its Flask routes; ``options`` are the map app's Dash options."""
+    server.before_request(supervision_gate)  # after the login gate: the user is known
+    server.register_blueprint(stats_downloads)
+    server.register_blueprint(supervision_downloads)
+    server.register_blueprint(wall_routes)
+    stats_page.mount(server, dash_class, **options)
+    wall_page.mount(server, dash_class, **options)
+    supervision_page.mount(server, dash_class, **options)

@@ -1,0 +1,300 @@
+"""The wall screen (大屏) ``/wall/<area>``: dark, full screen, a tour through the area's children.
+
+A Dash app of its own. The map (children shaded by warnings per 100 households, with the
+warning heatmap from de-identified points) stays put; each tour step changes only the
+highlighted child, the KPIs, the trend strip and the worst villages. A poll of the data
+version refreshes the figures in place when a month or warnings are published (no reload).
+Aggregates only, small counts suppressed, whatever the viewer's role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import dash
+import dash_leaflet as dl
+from dash import Input, Output, State, dcc, html, no_update
+
+from core import db
+from core.errors import OutOfScope
+from core.scope import is_admin_code
+from dashboards.messages import normalise_lang, t
+from dashboards.wall_access import WALL_PREFIX, current_grant
+from dashboards.websettings import get_web_settings
+from layers.choropleth import children_choropleth, suppressed
+from layers.months import month_label
+from layers.wall import WallFigures, tour_areas, wall_figures, wall_version
+
+_AREA_STYLE = {"variable": "onemapWall.areaStyle"}
+LEVEL_COLOURS = {"red": "#ff3b3b", "orange": "#ff9a2e", "yellow": "#ffd84a"}
+
+
+@dataclass(frozen=True, slots=True)
+class WallView:
+    """A wall's URL: ``/wall/<area>?tour=<seconds>&lang=<zh|en>``."""
+
+    area: str
+    tour_seconds: float
+    lang: str
+
+    @classmethod
+    def parse(cls, pathname: str | None, search: str | None, default_area: str) -> WallView:
+        """Read the URL; a malformed area means the grant's own area."""
+        code = (pathname or "").removeprefix(WALL_PREFIX).strip("/")
+        query = parse_qs((search or "").lstrip("?"))
+        settings = get_web_settings()
+        try:
+            tour = float(query.get("tour", [settings.wall_tour_seconds])[0])
+        except ValueError:
+            tour = settings.wall_tour_seconds
+        return cls(
+            code if is_admin_code(code) else default_area,
+            min(max(tour, 0.2), 3600.0),
+            normalise_lang(query.get("lang", [None])[0]),
+        )
+
+
+def _kpi(label: str, value: Any, unit: str = "", kpi_id: str = "") -> html.Div:
+    shown = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+    return html.Div(
+        className="wall-kpi",
+        id=kpi_id,
+        children=[
+            html.Div(label, className="wall-kpi-label"),
+            html.Div(
+                [shown, html.Span(unit, className="wall-kpi-unit")], className="wall-kpi-value"
+            ),
+        ],
+    )
+
+
+def _signed(value: float | None) -> str | None:
+    return None if value is None else f"{value:+.1f}"
+
+
+def kpi_tiles(figures: WallFigures, lang: str) -> list[Any]:
+    """Six KPIs in type readable from 4 m."""
+    k = figures.kpis
+    levels = html.Div(
+        className="wall-kpi",
+        id="kpi-warnings",
+        children=[
+            html.Div(t("wall.kpi.warnings", lang), className="wall-kpi-label"),
+            html.Div(
+                className="wall-kpi-value wall-levels",
+                children=[
+                    html.Span(
+                        "—" if k[level] is None else f"{k[level]}",
+                        style={"color": colour},
+                        className=f"wall-level-{level}",
+                    )
+                    for level, colour in LEVEL_COLOURS.items()
+                ],
+            ),
+        ],
+    )
+    percent = t("wall.unit.percent", lang)
+    return [
+        _kpi(t("wall.kpi.households", lang), k["households"], "", "kpi-households"),
+        levels,
+        _kpi(t("wall.kpi.response", lang), k["response_3h"], percent, "kpi-response"),
+        _kpi(t("wall.kpi.gaps", lang), k["benefit_gaps"], "", "kpi-gaps"),
+        _kpi(t("wall.kpi.sharing", lang), k["sharing"], percent, "kpi-sharing"),
+        _kpi(t("wall.kpi.change", lang), _signed(k["warnings_change"]), percent, "kpi-change"),
+    ]
+
+
+def trend_figure(figures: WallFigures, lang: str) -> dict[str, Any]:
+    """The trend strip: warnings by level over the last months, stacked bars on dark."""
+    traces = [
+        {
+            "type": "bar",
+            "name": t(f"warning.level.{level}", lang),
+            "x": figures.trend_months,
+            "y": figures.trend[f"warnings_{level}"],
+            "marker": {"color": colour},
+        }
+        for level, colour in LEVEL_COLOURS.items()
+    ]
+    layout = {
+        "barmode": "stack",
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": "#d8e4f0", "size": 22},
+        "margin": {"l": 90, "r": 20, "t": 50, "b": 50},
+        "title": {"text": t("wall.trend", lang), "x": 0.01},
+        "xaxis": {"type": "category"},
+        "yaxis": {"gridcolor": "#23384f", "title": {"text": t("wall.unit.households", lang)}},
+        "legend": {"orientation": "h", "x": 0.6, "y": 1.2},
+        "autosize": True,
+    }
+    return {"data": traces, "layout": layout}
+
+
+def worst_list(figures: WallFigures, lang: str) -> list[Any]:
+    """The villages with most warnings per 100 households (counts suppressed below 5)."""
+    rows = [
+        html.Li(
+            [
+                html.Span(f"{name}", className="wall-village"),
+                html.Span(town, className="wall-town"),
+                html.Span(f"{warnings}", className="wall-rate"),
+            ]
+        )
+        for name, town, warnings, _red, _rate in figures.worst
+    ]
+    return [html.H2(t("wall.worst", lang)), html.Ol(rows, id="wall-worst-list")]
+
+
+def layout() -> Any:
+    """The screen's shell; the callbacks fill it from the URL."""
+    settings = get_web_settings()
+    return html.Div(
+        className="wall",
+        children=[
+            dcc.Location(id="wall-url", refresh=False),
+            dcc.Store(id="wall-version"),
+            dcc.Store(id="wall-polled"),
+            dcc.Store(id="wall-tour-areas"),
+            dcc.Store(id="wall-shading"),
+            dcc.Interval(id="wall-tour", interval=int(settings.wall_tour_seconds * 1000)),
+            dcc.Interval(id="wall-poll", interval=int(settings.wall_poll_seconds * 1000)),
+            html.Header(
+                className="wall-head",
+                children=[
+                    html.H1(id="wall-title"),
+                    html.Span(id="wall-month", className="wall-month"),
+                    html.Span(id="wall-synthetic", className="wall-synthetic"),
+                ],
+            ),
+            html.Div(
+                className="wall-main",
+                children=[
+                    dl.Map(
+                        id="wall-map",
+                        className="wall-map",
+                        center=[29.2, 120.1],
+                        zoom=8,
+                        zoomSnap=0.1,
+                        zoomControl=False,
+                        dragging=False,
+                        scrollWheelZoom=False,
+                        doubleClickZoom=False,
+                        attributionControl=False,
+                        trackViewport=False,
+                        children=[
+                            dl.GeoJSON(id="wall-areas", style=_AREA_STYLE, hideout={}),
+                            dl.LayerGroup(id="wall-heat"),
+                        ],
+                    ),
+                    html.Div(id="wall-kpis", className="wall-kpis"),
+                    html.Div(id="wall-worst", className="wall-worst"),
+                ],
+            ),
+            dcc.Graph(
+                id="wall-trend",
+                className="wall-trend",
+                config={"staticPlot": True, "responsive": True},
+                style={"height": "100%"},
+            ),
+        ],
+    )
+
+
+def _setup(view: WallView) -> tuple[Any, ...]:
+    grant = current_grant()
+    if not grant.scope.covers(view.area):
+        raise OutOfScope(f"wall of {view.area} outside the grant {grant.area}")
+    with db.scoped(grant.scope) as conn:
+        areas = tour_areas(conn, grant.scope, view.area)
+        shading = suppressed(children_choropleth(conn, grant.scope, view.area, "warnings_per_100"))
+        version = wall_version(conn)
+    heat = dl.TileLayer(
+        url=f"/wall/tiles/heat/{{z}}/{{x}}/{{y}}.png?v={version}&s={grant.area}",
+        opacity=0.8,
+        id="wall-heat-tiles",
+    )
+    root = areas[0]
+    return (
+        f"/wall/api/areas/{view.area}/children.geojson",
+        {"bounds": root.bounds, "transition": "fitBounds"},
+        [dl.Pane(heat, name="wallheat", style={"zIndex": 450, "pointerEvents": "none"})],
+        [[a.code, a.name] for a in areas],
+        shading.hideout(),
+        int(view.tour_seconds * 1000),
+        version,
+    )
+
+
+def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash:
+    """Mount the wall screen on ``server`` under ``/wall/``."""
+    app = dash_class(__name__, server=server, url_base_pathname=WALL_PREFIX, **options)
+    app.layout = layout
+
+    @app.callback(
+        Output("wall-areas", "url"),
+        Output("wall-map", "viewport"),
+        Output("wall-heat", "children"),
+        Output("wall-tour-areas", "data"),
+        Output("wall-shading", "data"),
+        Output("wall-tour", "interval"),
+        Output("wall-version", "data"),
+        Input("wall-url", "pathname"),
+        Input("wall-url", "search"),
+        Input("wall-polled", "data"),
+    )
+    def setup(pathname: str | None, search: str | None, _polled: str | None) -> tuple[Any, ...]:
+        return _setup(WallView.parse(pathname, search, current_grant().area))
+
+    @app.callback(
+        Output("wall-title", "children"),
+        Output("wall-month", "children"),
+        Output("wall-synthetic", "children"),
+        Output("wall-kpis", "children"),
+        Output("wall-worst", "children"),
+        Output("wall-trend", "figure"),
+        Output("wall-areas", "hideout"),
+        Input("wall-tour", "n_intervals"),
+        Input("wall-tour-areas", "data"),
+        State("wall-shading", "data"),
+        State("wall-url", "search"),
+    )
+    def step(
+        n: int | None,
+        areas: list[list[str]] | None,
+        shading: dict[str, Any] | None,
+        search: str | None,
+    ) -> tuple[Any, ...]:
+        if not areas:
+            return (no_update,) * 7
+        grant = current_grant()
+        lang = WallView.parse(None, search, grant.area).lang
+        code, _name = areas[(n or 0) % len(areas)]
+        with db.scoped(grant.scope) as conn:
+            figures = wall_figures(conn, grant.scope, code)
+        title = f"{areas[0][1]} · {figures.area.name}" if code != areas[0][0] else areas[0][1]
+        return (
+            title,
+            t("wall.month", lang, month=month_label(figures.month)),
+            t("app.synthetic", lang),
+            kpi_tiles(figures, lang),
+            worst_list(figures, lang),
+            trend_figure(figures, lang),
+            (shading or {}) | {"selected": code},
+        )
+
+    @app.callback(
+        Output("wall-polled", "data"),
+        Input("wall-poll", "n_intervals"),
+        State("wall-version", "data"),
+        prevent_initial_call=True,
+    )
+    def poll(_n: int | None, known: str | None) -> Any:
+        grant = current_grant()
+        with db.scoped(grant.scope) as conn:
+            version = wall_version(conn)
+        return no_update if version == known else version
+
+    return app

@@ -1,0 +1,117 @@
+"""What a person sees in Debian chromium: the statistics page with one point per month on
+every chart, the map's choropleth changing with the month picker, and the wall screen at
+1920x1080 and 3840x2160 (KPI type ≥ 48 px at 1080p, no personal data, revocation at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from core.access import Role, User
+from core.wall_tokens import issue, revoke
+from tests.browser import csp_violations, open_page, require_chromium, serve_app
+from tests.conftest import MONTH, NEXT, make_user
+from tests.months import two_months
+from tests.privacy import national_ids
+from tests.test_wall import PERSONAL, personal_values
+
+__all__ = ["two_months"]
+pytestmark = pytest.mark.browser
+COUNTY = "331122"
+_FILLS = "() => [...document.querySelectorAll('path.onemap-area')].map(p => p.getAttribute('fill'))"
+
+
+@pytest.fixture(scope="module")
+def base_url(two_months: str, database_url: str) -> Iterator[str]:
+    require_chromium()
+    with serve_app(database_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def leader(database_url: str) -> User:
+    return make_user(database_url, Role.COUNTY_LEADER, COUNTY)
+
+
+def test_statistics_has_every_month_on_every_chart(
+    base_url: str, leader: User, conn: psycopg.Connection, artifacts: Path
+) -> None:
+    months = conn.execute("SELECT count(*) FROM derive_run").fetchone()[0]  # type: ignore[index]
+    with open_page(base_url, leader.username) as page:
+        page.set_viewport_size({"width": 1500, "height": 1000})
+        page.goto(f"{base_url}/stats/?area={COUNTY}&layer=red_warnings")
+        page.wait_for_selector("#chart-factors .main-svg", timeout=30_000)
+        points = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')]"
+            ".map(g => g.data.map(d => d.x.length))"
+        )
+        assert len(points) == 10 and all(n == months for trace in points for n in trace)
+        assert page.locator("#ranking-table tbody tr").count() > 10
+        page.wait_for_selector("#effect-table, #effect-empty", timeout=60_000)
+        page.screenshot(path=artifacts / "statistics-county.png", full_page=True)
+        with page.expect_download() as download:
+            page.click("#download-series-xlsx")
+        assert download.value.suggested_filename.endswith("-synthetic.xlsx")
+        assert csp_violations(page) == [] and page.outside_requests == []
+
+
+def test_month_picker_changes_the_choropleth(base_url: str, leader: User) -> None:
+    with open_page(base_url, leader.username) as page:
+        page.goto(f"{base_url}/?area={COUNTY}&layer=warnings_per_100")
+        page.wait_for_selector("#month-current", timeout=30_000)
+        assert page.inner_text("#month-current") == NEXT
+        page.wait_for_function(f"() => {_FILLS}().length > 10")
+        latest = page.evaluate(_FILLS)
+        page.click(f"#month-picker a:has-text('{MONTH}')")
+        page.wait_for_url(f"**month={MONTH}*")
+        page.wait_for_function(f"(before) => {_FILLS}().join() !== before.join()", arg=latest)
+        assert page.inner_text("#month-current") == MONTH
+        assert MONTH in page.inner_text("#legend")
+
+
+def _wall(
+    base: str, token: str, size: tuple[int, int], shot: Path
+) -> tuple[list[float], list[str]]:
+    with open_page() as page:
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+        texts: list[str] = []
+        page.on(
+            "response",
+            lambda r: (
+                texts.append(r.text())
+                if r.ok and "image" not in (r.headers.get("content-type", ""))
+                else None
+            ),
+        )
+        page.goto(f"{base}/wall/login?token={token}")
+        page.wait_for_selector("#kpi-households", timeout=30_000)
+        page.wait_for_selector("#wall-trend .main-svg", timeout=30_000)
+        page.wait_for_selector("path.onemap-area", timeout=30_000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=shot)
+        sizes = page.evaluate(
+            "() => [...document.querySelectorAll('.wall-kpi-value')]"
+            ".map(e => parseFloat(getComputedStyle(e).fontSize))"
+        )
+        assert csp_violations(page) == [] and page.outside_requests == []
+        return sizes, texts
+
+
+def test_wall_screen(base_url: str, conn: psycopg.Connection, artifacts: Path) -> None:
+    token_id, token = issue(conn, COUNTY, "browser test", "tester")
+    personal = personal_values(conn)
+    for size in ((1920, 1080), (3840, 2160)):
+        sizes, texts = _wall(base_url, token, size, artifacts / f"wall-{size[0]}x{size[1]}.png")
+        assert len(sizes) == 6 and min(sizes) >= 48 * size[1] / 1080
+        assert len(texts) > 5
+        for text in texts:
+            assert national_ids(text) == [] and PERSONAL.findall(text) == []
+            assert not [value for value in personal if value in text]
+    revoke(conn, token_id)
+    with open_page() as page:
+        response: Any = page.goto(f"{base_url}/wall/login?token={token}")
+        assert response.status == 401

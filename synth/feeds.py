@@ -13,6 +13,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.crs import wgs84_to_gcj02
+from synth.causes import cause_labels, household_causes
 from synth.population import (
     DISABILITY_TYPES,
     HOUSING_GRADES,
@@ -205,6 +206,7 @@ def civil_affairs_roster(ctx: MonthContext) -> pd.DataFrame:
         np.char.add(vil.town, vil.name),
     )
     address = np.char.add(np.char.add(prefix[v], hh.house_no[h].astype(str)), "号")
+    causes = ctx.memo("causes", lambda: household_causes(pop))
     return pd.DataFrame(
         {
             "household_no": hh.no[h],
@@ -217,6 +219,8 @@ def civil_affairs_roster(ctx: MonthContext) -> pd.DataFrame:
             "address": address,
             "status": _labels(STATUS_LABELS, hh.status[h]),
             "phone": hh.phone[h],
+            "poverty_cause": cause_labels(causes[0][h]),
+            "poverty_cause_secondary": cause_labels(causes[1][h]),
         }
     )
 

@@ -15,9 +15,13 @@ from core.settings import get_settings
 from dashboards import auth, callbacks, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
+from dashboards.downloads import downloads_api
+from dashboards.field import field_pages
 from dashboards.layout import page
 from dashboards.messages import t
+from dashboards.ogc import ogc_api
 from dashboards.routes import api
+from dashboards.tiles import tiles_api
 from dashboards.viewer import optional_user
 
 ASSETS = Path(__file__).parent / "assets"
@@ -63,6 +67,10 @@ def create_app() -> dash.Dash:
     enable_compression(server)
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)
+    server.register_blueprint(tiles_api)
+    server.register_blueprint(ogc_api)
+    server.register_blueprint(downloads_api)
+    server.register_blueprint(field_pages)
 
     def layout() -> Any:
         user = optional_user()

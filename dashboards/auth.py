@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from core import db
+from core import db, tokens
 from core.access import Role, User
 from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, http_status
 from core.users import authenticate
@@ -40,7 +40,9 @@ PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
 #: Without a login the door page only asks to log in.
 DOOR_PREFIX = "/h/"
 #: Data routes answer 401 instead of redirecting to the login page.
-_DATA_PREFIXES = ("/_dash-", "/api/", "/tiles/", "/downloads/")
+_DATA_PREFIXES = ("/_dash-", "/api/", "/tiles/", "/downloads/", "/ogc")
+#: Paths a desktop GIS may reach with an API token (``Authorization: Bearer …``).
+TOKEN_PREFIXES = ("/ogc", "/tiles/")
 #: The last-seen time is written back at most this often (seconds): fewer new cookies.
 _SEEN_EVERY = 30
 
@@ -98,6 +100,16 @@ def _load_user(username: str) -> User | None:
     return None if row is None else User(row[0], row[1], Role(row[2]), row[3])
 
 
+def bearer_user() -> User | None:
+    """The user of a valid API token sent as ``Authorization: Bearer …`` (else None)."""
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        return None
+    with db.app_connection() as conn:
+        username = tokens.user_of(conn, token)
+    return None if username is None else _load_user(username)
+
+
 def session_user() -> User | None:
     """The user of the session, or None; an idle or too old session ends here."""
     username = session.get("user")
@@ -131,6 +143,8 @@ def gate() -> Response | None:
     if is_public(request.path):
         return None
     user = session_user()
+    if user is None and request.path.startswith(TOKEN_PREFIXES):
+        user = bearer_user()
     if user is None:
         if request.path.startswith(DOOR_PREFIX):
             return None

@@ -11,6 +11,7 @@ from typing import Any
 from dash import dcc, html
 
 from core.access import PortraitAccess, User, suppress
+from dashboards.downloads import download_menu
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url, may_export
@@ -247,6 +248,7 @@ def area_section(data: ViewData) -> list[Any]:
                 id="heat-download",
             )
         )
+        content.append(download_menu(data.viewer, area.code, lang))
     return content
 
 

@@ -14,12 +14,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import OneMapError
+from core.errors import UnknownArea
 
 Language = Literal["zh", "en"]
 
 
-class UnknownLayer(OneMapError, LookupError):
+class UnknownLayer(UnknownArea):
     """No layer of that name in the catalog."""
 
     user_msg = "Unknown layer."

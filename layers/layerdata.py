@@ -23,7 +23,7 @@ import shapely
 from psycopg import sql
 
 from core.access import SUPPRESS_BELOW, User
-from core.errors import OneMapError, OutOfScope
+from core.errors import OutOfScope, UnknownArea
 from core.scope import LEVEL_CODE_LENGTHS, level_of
 from geo.admin import get_area
 from layers import deidentify
@@ -38,13 +38,13 @@ SUPPRESSION_RULE = (
 )
 
 
-class NotPermitted(OneMapError, PermissionError):
+class NotPermitted(OutOfScope):
     """The user's role may not have this layer."""
 
     user_msg = "Your role may not export this layer."
 
 
-class NoData(OneMapError, LookupError):
+class NoData(UnknownArea):
     """No published data for the month asked."""
 
     user_msg = "No published data for that month."
@@ -110,7 +110,8 @@ def check(conn: psycopg.Connection, request: LayerRequest) -> None:
         raise NotPermitted(f"{user.role.value} may not have household-level layer {layer.key}")
 
 
-def _params(request: LayerRequest) -> dict[str, Any]:
+def query_params(request: LayerRequest) -> dict[str, Any]:
+    """The parameters of the layer's static SQL for the request."""
     level = level_of(request.area)
     lengths = list(LEVEL_CODE_LENGTHS.values())
     child_len = lengths[min(lengths.index(len(request.area)) + 1, len(lengths) - 1)]
@@ -123,12 +124,20 @@ def _params(request: LayerRequest) -> dict[str, Any]:
     }
 
 
+#: Which areas an export or the OGC API takes: the children of the area (or the village itself).
+CHILDREN = sql.SQL("(a.parent_code = %(area)s OR (a.code = %(area)s AND a.level = 'village'))")
+
+
+def layer_query(layer: Layer, where: sql.Composable = CHILDREN) -> sql.Composed:
+    """The layer's static SQL, with ``{where}`` (area layers) filled in."""
+    return sql.SQL(_sql(layer.query)).format(where=where)
+
+
 def count_rows(conn: psycopg.Connection, request: LayerRequest) -> int:
     """How many rows the layer has (for the progress bar)."""
-    query = _sql(request.layer.query).rstrip().rstrip(";")
     row = conn.execute(
-        sql.SQL("SELECT count(*) FROM ({}) q").format(sql.SQL(query)),
-        _params(request),
+        sql.SQL("SELECT count(*) FROM ({}) q").format(layer_query(request.layer)),
+        query_params(request),
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -139,14 +148,15 @@ def read_raw(
     """The layer's rows as GeoDataFrames of at most ``chunk_rows`` (no privacy applied yet)."""
     with conn.cursor(name=f"layer_{request.layer.key}") as cursor:
         cursor.itersize = chunk_rows
-        cursor.execute(_sql(request.layer.query), _params(request))
+        cursor.execute(layer_query(request.layer), query_params(request))
         columns = [d.name for d in cursor.description or ()]
         while rows := cursor.fetchmany(chunk_rows):
             frame = pd.DataFrame(rows, columns=columns)
-            yield _geo(frame, request.layer)
+            yield to_frame(frame, request.layer)
 
 
-def _geo(frame: pd.DataFrame, layer: Layer) -> gpd.GeoDataFrame:
+def to_frame(frame: pd.DataFrame, layer: Layer) -> gpd.GeoDataFrame:
+    """Rows of the layer's SQL as a GeoDataFrame of the layer's fields (EPSG:4326)."""
     if "lon" in frame.columns:
         geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"), crs=4326)
     else:

@@ -13,6 +13,7 @@ from core.errors import OneMapError
 from core.settings import get_settings
 from etl import cli as etl_cli
 from geo import cli as geo_cli
+from layers import cli as layers_cli
 from synth import cli as synth_cli
 
 app = typer.Typer(
@@ -24,10 +25,23 @@ app = typer.Typer(
 app.add_typer(core_cli.db_app, name="db")
 app.add_typer(core_cli.users_app, name="users")
 app.add_typer(core_cli.audit_app, name="audit")
+app.add_typer(core_cli.tokens_app, name="tokens")
 app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
-app.command("derive")(analytics_cli.derive)
-etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
+app.command("export")(layers_cli.export)
+
+
+@app.command("derive")
+def derive(
+    month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
+    checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
+) -> None:
+    """Benefit lists, warnings, supervision and rollups; then the month's de-identified points."""
+    analytics_cli.derive(month=month, checksum=checksum)
+    layers_cli.refresh_points(month)
+
+
+etl_cli.set_after_publish(lambda month: derive(month=month, checksum=False))
 
 
 @app.command("init")
@@ -72,7 +86,7 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
         created = users.ensure_demo_users(conn)
     core_cli.print_demo_users(created)
     if answered:  # officials (synthetic) answered new warnings: refresh the statistics
-        analytics_cli.derive(month=settings.demo_month, checksum=False)
+        derive(month=settings.demo_month, checksum=False)
     if serve_app:
         serve(None, None)
 

@@ -13,9 +13,9 @@ counted AS (
       AND h.village_code LIKE %(scope_like)s AND h.poverty_cause IS NOT NULL
     GROUP BY 1, 2
 )
-SELECT c.code, c.name, c.level,
+SELECT c.code, c.name AS area_name, c.level,
        coalesce(sum(k.n), 0)::int AS households,
-       coalesce(jsonb_object_agg(k.cause, k.n) FILTER (WHERE k.cause IS NOT NULL), '{}')
+       coalesce(jsonb_object_agg(k.cause, k.n) FILTER (WHERE k.cause IS NOT NULL), '{{}}')
            AS composition,
        ST_AsBinary(c.geom) AS geometry
 FROM child c

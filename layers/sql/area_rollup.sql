@@ -1,5 +1,6 @@
--- The children of an area with their month's rollup (one row per area; rates per 100).
-SELECT a.code, a.name, a.level,
+-- Areas with their month's rollup (one row per area; rates per 100). {where} picks the areas:
+-- the children of an area (exports, OGC API) or a level inside a tile (vector tiles).
+SELECT a.code, a.name AS area_name, a.level,
        r.households, r.people,
        r.warnings_red, r.warnings_orange, r.warnings_yellow,
        round((100.0 * (r.warnings_red + r.warnings_orange + r.warnings_yellow)
@@ -20,6 +21,6 @@ SELECT a.code, a.name, a.level,
        ST_AsBinary(a.geom) AS geometry
 FROM admin_area a
 LEFT JOIN rollup r ON r.code = a.code AND r.month = %(month)s
-WHERE (a.parent_code = %(area)s OR (a.code = %(area)s AND a.level = 'village'))
+WHERE {where}
   AND a.code LIKE %(scope_like)s
 ORDER BY a.code

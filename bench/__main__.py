@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import etl
+from bench import layers as layers_bench
 from bench import map as map_bench
 
 
@@ -13,6 +14,7 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     url = etl.run(rows)
     map_bench.run(rows, url)
+    layers_bench.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

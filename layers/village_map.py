@@ -106,7 +106,7 @@ def build_map(
 ) -> folium.Map:
     """The folium map, with nothing that needs a network."""
     shape = json.loads(boundary)
-    fmap = folium.Map(tiles=None, max_zoom=19, zoom_control=True, prefer_canvas=True)
+    fmap = folium.Map(tiles=None, max_zoom=19, zoom_control=True)
     fmap.default_js, fmap.default_css = [], []  # folium's CDN links: never in this file
     root = fmap.get_root()
     assert isinstance(root, Figure)

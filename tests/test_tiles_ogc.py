@@ -135,7 +135,7 @@ def test_gdal_reads_the_ogc_api_page_by_page_with_a_token(
     assert _status(served + "/collections", {"Authorization": "Bearer om_wrong"}) == 401
     auth = {"Authorization": f"Bearer {issued.token}"}
     assert _status(served, auth) == 200
-    options: dict[str, Any] = {"GDAL_HTTP_HEADERS": f"Authorization: Bearer {issued.token}"}
+    options: dict[str, Any] = {"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": issued.token}
     pyogrio.set_gdal_config_options(options)
     try:
         names = {name for name, _ in pyogrio.list_layers(f"OAPIF:{served}")}
@@ -143,7 +143,7 @@ def test_gdal_reads_the_ogc_api_page_by_page_with_a_token(
         frame = pyogrio.read_dataframe(f"OAPIF:{served}", layer="warnings", PAGE_SIZE=40)
         causes = pyogrio.read_dataframe(f"OAPIF:{served}", layer="poverty_causes")
     finally:
-        pyogrio.set_gdal_config_options({"GDAL_HTTP_HEADERS": None})
+        pyogrio.set_gdal_config_options(dict.fromkeys(options))
     warned = conn.execute(
         "SELECT count(*) FROM warning_month WHERE month = %s AND county_code = %s",
         (f"{MONTH}-01", COUNTY),

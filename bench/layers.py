@@ -108,10 +108,14 @@ def _measure(
 
 def tiles_vs_tipg(rows: list[Row], url: str) -> None:
     """Our tiles (planner, de-identified, RLS) and tipg's on the same table."""
-    from core import tokens
+    from core import db, tokens
+    from core.settings import get_settings
     from layers.displaced import refresh
 
+    os.environ["DATABASE_URL"] = url  # the served app and this process: one app password file
+    get_settings.cache_clear()
     with psycopg.connect(url, autocommit=True) as conn:
+        db.ensure_app_login(conn)  # the served app's role can log in to this database
         started = time.perf_counter()
         count = refresh(conn, MONTH)
         rows.append(

@@ -33,6 +33,11 @@ from layers.layerdata import NoData, NotPermitted, parse_month
 _BOUNDARY = (
     "SELECT name, ST_AsGeoJSON(geom, 6) FROM admin_area WHERE code = %s AND level = 'village'"
 )
+#: folium builds popups with ``$(`<div>…</div>`)`` (jQuery); this one-liner does that without it.
+_DOLLAR = (
+    "window.$ = window.$ || function (h) { var t = document.createElement('template');"
+    " t.innerHTML = String(h).trim(); return t.content.firstChild; };"
+)
 _LEVELS_ZH = {"red": "红色预警", "orange": "橙色预警", "yellow": "黄色预警", "": "无预警"}
 
 
@@ -94,10 +99,10 @@ def _open_items(rows: list[dict[str, Any]]) -> str:
     body = "".join(items) or "<li>无待办预警</li>"
     return (
         '<div id="open-items" style="position:fixed;bottom:10px;left:10px;z-index:1000;'
-        "max-height:35vh;overflow:auto;max-width:min(360px,90vw);background:#fff;"
-        'border:1px solid #999;padding:6px 10px;font:13px sans-serif">'
-        f"<b>待办预警 Open items ({sum(1 for r in rows if r['warning_level'])})</b>"
-        f"<ol>{body}</ol></div>"
+        "max-height:28vh;overflow:auto;max-width:min(360px,90vw);background:#fff;"
+        'border:1px solid #999;padding:6px 10px;font:13px sans-serif"><details>'
+        f"<summary><b>待办预警 Open items ({sum(1 for r in rows if r['warning_level'])})</b>"
+        f"</summary><ol>{body}</ol></details></div>"
     )
 
 
@@ -112,6 +117,8 @@ def build_map(
     assert isinstance(root, Figure)
     root.header.add_child(Element(f"<style>{_asset('leaflet.css')}</style>"), name="leaflet_css")
     root.header.add_child(Element(f"<script>{_asset('leaflet.js')}</script>"), name="leaflet_js")
+    root.header.add_child(Element(f"<script>{_DOLLAR}</script>"), name="dollar")
+    root.header.add_child(Element("<style>.leaflet-top{top:64px}</style>"), name="below_banner")
     folium.GeoJson(
         shape,
         name=name,

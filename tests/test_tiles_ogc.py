@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,12 +12,12 @@ import mapbox_vector_tile
 import psycopg
 import pyogrio
 import pytest
-from werkzeug.serving import make_server
 
 from analytics.run import DeriveResult
 from core import tokens
 from core.access import Role, User
 from layers.displaced import refresh
+from tests.browser import serve_app
 from tests.conftest import MONTH, logged_in_client, make_user
 
 COUNTY = "331122"
@@ -109,14 +107,9 @@ def test_area_tiles_leave_counts_out_for_a_planner(
 
 @pytest.fixture(scope="module")
 def served(points: int, database_url: str) -> Iterator[str]:
-    from dashboards.app import create_app
-
-    port = int(os.environ.get("ONEMAP_MAP_PORT", "8050")) + 7
-    server = make_server("127.0.0.1", port, create_app().server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/ogc"
-    server.shutdown()
+    # A subprocess, not a thread: GDAL holds the GIL while it waits for the server.
+    with serve_app(database_url) as base:
+        yield f"{base}/ogc"
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> int:

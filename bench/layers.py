@@ -61,8 +61,11 @@ def tile_list(url: str, seed: int = 5) -> list[tuple[int, int, int]]:
 
 def _fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
     started = time.perf_counter()
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=120) as response:
         size = len(response.read())
+    if os.environ.get("ONEMAP_BENCH_VERBOSE"):
+        print(f"{(time.perf_counter() - started) * 1000:8.1f} ms {size:>9,} B {url}", file=sys.stderr)
     return (time.perf_counter() - started) * 1000, size
 
 

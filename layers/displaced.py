@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 
 import numpy as np
 import psycopg
@@ -34,6 +35,14 @@ def to_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return x, y
 
 
+def tile_xy(mx: np.ndarray, my: np.ndarray, z: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tile (column, row) at zoom ``z`` holding each Web Mercator point."""
+    size = 2 * math.pi * _EARTH / (1 << z)
+    tx = np.floor((mx + math.pi * _EARTH) / size).astype(np.int64)
+    ty = np.floor((math.pi * _EARTH - my) / size).astype(np.int64)
+    return np.clip(tx, 0, (1 << z) - 1), np.clip(ty, 0, (1 << z) - 1)
+
+
 def refresh(conn: psycopg.Connection, month: dt.date | str, key: bytes | None = None) -> int:
     """Recompute the month's de-identified points (as the owner); returns the households."""
     month = dt.date.fromisoformat(f"{month}-01") if isinstance(month, str) else month
@@ -49,19 +58,20 @@ def refresh(conn: psycopg.Connection, month: dt.date | str, key: bytes | None = 
         key=key,
     )
     mx, my = to_mercator(x, y)
+    x16, y16 = tile_xy(mx, my, 16)
     wkb = shapely.to_wkb(
         shapely.set_srid(shapely.points(mx, my), 3857), hex=True, include_srid=True
     )
     buffer = io.StringIO()
-    for row, point in zip(rows, wkb, strict=True):
-        fields = [month.isoformat(), *row[:6], str(_RANK.get(row[5], 3))]
+    for row, point, tx, ty in zip(rows, wkb, x16, y16, strict=True):
+        fields = [month.isoformat(), *row[:6], str(_RANK.get(row[5], 3)), str(tx), str(ty)]
         buffer.write("\t".join("\\N" if v is None else str(v) for v in fields))
         buffer.write(f"\t{point}\n")
     with conn.transaction():
         conn.execute("DELETE FROM household_tile_point WHERE month = %s", (month,))
         with conn.cursor().copy(
             "COPY household_tile_point (month, household_id, county_code, village_code, status,"
-            " poverty_cause, warning_level, warning_rank, geom) FROM STDIN"
+            " poverty_cause, warning_level, warning_rank, x16, y16, geom) FROM STDIN"
         ) as copy:
             copy.write(buffer.getvalue())
     conn.execute("ANALYZE household_tile_point")

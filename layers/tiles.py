@@ -36,7 +36,9 @@ SELECT ST_AsMVT(t, %(name)s, %(extent)s, 'geom') FROM (
                         true) AS geom,
            p.status, p.poverty_cause, p.warning_level
     FROM household_tile_point p
-    WHERE p.month = %(month)s AND p.geom && ST_TileEnvelope(%(z)s, %(x)s, %(y)s)
+    WHERE p.month = %(month)s
+      AND p.x16 BETWEEN %(x16_low)s AND %(x16_high)s AND p.y16 BETWEEN %(y16_low)s AND %(y16_high)s
+      AND p.geom && ST_TileEnvelope(%(z)s, %(x)s, %(y)s)
       AND p.village_code LIKE %(scope_like)s AND (NOT %(warned_only)s OR p.warning_rank < 3)
     ORDER BY p.warning_rank
     LIMIT %(cap)s
@@ -106,6 +108,21 @@ def simplify_tolerance(z: int) -> float:
     return 2 * _HALF_WORLD / (2**z) / EXTENT * 4
 
 
+def z16_range(z: int, x: int, y: int) -> dict[str, int]:
+    """The z16 tile columns and rows a tile covers, one more on each side (the buffer)."""
+    if z >= 16:
+        shift = z - 16
+        x16, y16 = x >> shift, y >> shift
+        return {"x16_low": x16 - 1, "x16_high": x16 + 1, "y16_low": y16 - 1, "y16_high": y16 + 1}
+    span = 1 << (16 - z)
+    return {
+        "x16_low": x * span - 1,
+        "x16_high": (x + 1) * span,
+        "y16_low": y * span - 1,
+        "y16_high": (y + 1) * span,
+    }
+
+
 def _identified(request: TileRequest) -> bool:
     return request.user.permissions.identified_points
 
@@ -142,6 +159,7 @@ def tile_bytes(conn: psycopg.Connection, request: TileRequest) -> bytes:
         "scope_like": user.scope.like,
         "warned_only": layer.warned_only,
         "cap": FEATURE_CAP,
+        **z16_range(request.z, request.x, request.y),
     }
     if layer.privacy == "households":
         if not (user.permissions.identified_points or user.permissions.deidentified_layers):

@@ -30,9 +30,11 @@ def household_causes(pop: Population) -> tuple[NDArray[np.int64], NDArray[np.int
     disabled = np.bincount(pp.household, weights=pp.disability_onset < 0, minlength=n) > 0
     county = np.array([code[:6] for code in pop.villages.code])[hh.village]
     mountain = np.isin(county, list(MOUNTAIN_COUNTIES))
-    weights = np.tile(_BASE, (n, 1))
-    weights[:, _ILLNESS] += 6.0 * ill
-    weights[:, _DISABILITY] += 6.0 * disabled
+    # Villages differ (a flood-prone valley, a remote hamlet): each tilts the mix its own way.
+    tilt = rng.lognormal(0.0, 0.9, (pop.villages.code.size, _BASE.size))
+    weights = np.tile(_BASE, (n, 1)) * tilt[hh.village]
+    weights[:, _ILLNESS] += 2.5 * ill
+    weights[:, _DISABILITY] += 3.0 * disabled
     weights[:, _LABOUR] += 2.0 * (hh.size == 1)
     weights[:, _TRANSPORT] += 1.5 * mountain
     weights[:, _WATER] += 0.8 * mountain + 1.5 * ~hh.water_safe

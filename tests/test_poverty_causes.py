@@ -36,7 +36,7 @@ def test_every_household_has_a_national_cause(conn: psycopg.Connection, loaded: 
     with_secondary = sum(s for _, _, s in rows)
     assert 0.4 < with_secondary / total < 0.8
     illness = sum(n for c, n, _ in rows if c == "因病")
-    assert illness == max(n for _, n, _ in rows)  # illness is the commonest cause
+    assert illness > total / len(POVERTY_CAUSES)  # illness is a leading cause
 
 
 def test_unknown_cause_codes_are_quarantined(feeds: dict[str, Path], villages) -> None:  # type: ignore[no-untyped-def]
@@ -80,6 +80,7 @@ def test_dominant_cause_of_the_demo_county_matches_sql(
         (month, area),
     ).fetchall()
     assert len(frame) > 5
+    assert frame["dominant_cause"].nunique() >= 2  # towns differ
     by_town = frame.set_index("code")
     for town, cause in expected.items():
         top = max(n for t, _, n in counts if t == town)

@@ -11,11 +11,15 @@ CREATE TABLE household_tile_point (
     poverty_cause text,
     warning_level text    NOT NULL DEFAULT '',
     warning_rank  smallint NOT NULL DEFAULT 3,
+    -- The point's z16 tile: integer comparisons are leakproof, so a tile's rows are found by
+    -- this index before row-level security is checked (a geometry && under RLS cannot be).
+    x16           integer NOT NULL,
+    y16           integer NOT NULL,
     geom          geometry(Point, 3857) NOT NULL,
     PRIMARY KEY (month, household_id)
 );
 CREATE INDEX household_tile_point_geom_gix ON household_tile_point USING gist (geom);
-CREATE INDEX household_tile_point_month_idx ON household_tile_point (month, village_code);
+CREATE INDEX household_tile_point_tile_idx ON household_tile_point (month, x16, y16);
 
 ALTER TABLE household_tile_point ENABLE ROW LEVEL SECURITY;
 ALTER TABLE household_tile_point FORCE ROW LEVEL SECURITY;

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import etl, load
+from bench import layers as layers_bench
 from bench import map as map_bench
 from bench import statistics as statistics_bench
 
@@ -16,6 +17,7 @@ def main() -> None:
     map_bench.run(rows, url)
     load.run(rows, url)
     statistics_bench.run(rows, url)
+    layers_bench.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

@@ -124,6 +124,7 @@ RLS_TABLES: Mapping[str, str] = MappingProxyType(
         "household_features": "village",
         "warning": "village",
         "warning_month": "village",
+        "household_tile_point": "village",
         "warning_event": "warning",
         "person": "household",
         "member_features": "household",

@@ -276,3 +276,43 @@ def print_demo_users(created: dict[str, str]) -> None:
     for username, password in created.items():
         table.add_row(username, password)
     console.print(table)
+
+
+tokens_app = typer.Typer(help="API tokens for desktop GIS (OGC API, tiles).", no_args_is_help=True)
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    username: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option("--label", help="What the token is for.")] = "",
+) -> None:
+    """Issue a token; it is printed once and stored only as a SHA-256 hash."""
+    from core import tokens  # noqa: PLC0415
+
+    with db.connection() as conn:
+        issued = tokens.issue(conn, username, label)
+    console.print(
+        f"token {issued.token_id} for [bold]{issued.username}[/]: [bold]{issued.token}[/]  "
+        "(shown once; send it as 'Authorization: Bearer …')",
+        highlight=False,
+    )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke a token: it stops working at once."""
+    from core import tokens  # noqa: PLC0415
+
+    with db.connection() as conn:
+        tokens.revoke(conn, token_id)
+    console.print(f"revoked token {token_id}")
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """List tokens (id, user, label, dates; never the tokens)."""
+    from core import tokens  # noqa: PLC0415
+
+    with db.connection() as conn:
+        for row in tokens.list_tokens(conn):
+            console.print("  ".join(str(v) for v in row), highlight=False)

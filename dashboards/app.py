@@ -17,11 +17,15 @@ from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
 from dashboards.door_public import door_pages
 from dashboards.inbox import inbox_pages
+from dashboards.downloads import downloads_api
+from dashboards.field import field_pages
 from dashboards.layout import page
 from dashboards.messages import t
+from dashboards.ogc import ogc_api
 from dashboards.routes import api
 from dashboards.team import team_pages
 from dashboards.subpages import mount_pages
+from dashboards.tiles import tiles_api
 from dashboards.viewer import optional_user
 
 ASSETS = Path(__file__).parent / "assets"
@@ -72,6 +76,10 @@ def create_app() -> dash.Dash:
     server.register_blueprint(door_pages)
     server.register_blueprint(team_pages)
     mount_pages(server, OneMapDash, **options)
+    server.register_blueprint(tiles_api)
+    server.register_blueprint(ogc_api)
+    server.register_blueprint(downloads_api)
+    server.register_blueprint(field_pages)
 
     def layout() -> Any:
         user = optional_user()

@@ -19,10 +19,16 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from core import db, sessions
+from core import db, sessions, tokens
 from core.access import Role, User
-from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed
-from core.users import authenticate
+from core.errors import (
+    BEIJING,
+    AccountDisabled,
+    AccountLocked,
+    AuthenticationFailed,
+    UnknownUser,
+)
+from core.users import authenticate, get_user
 from dashboards.errors import CsrfRejected, NotLoggedIn, http_status
 from dashboards.messages import normalise_lang, t
 from dashboards.pages import login_page
@@ -43,7 +49,9 @@ PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
 #: Without a login the door page only asks to log in.
 DOOR_PREFIX = "/h/"
 #: Data routes answer 401 instead of redirecting to the login page.
-_DATA_PREFIXES = ("/_dash-", "/api/", "/tiles/", "/downloads/")
+_DATA_PREFIXES = ("/_dash-", "/api/", "/tiles/", "/downloads/", "/ogc")
+#: Paths a desktop GIS may reach with an API token (``Authorization: Bearer …``).
+TOKEN_PREFIXES = ("/ogc", "/tiles/")
 #: The last-seen time is written back at most this often (seconds): fewer new cookies.
 _SEEN_EVERY = 30
 
@@ -103,6 +111,21 @@ def _end_session(session_id: str) -> None:
         sessions.end(conn, session_id)
 
 
+def bearer_user() -> User | None:
+    """The user of a valid API token sent as ``Authorization: Bearer …`` (else None)."""
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        return None
+    with db.app_connection() as conn:
+        username = tokens.user_of(conn, token)
+        if username is None:
+            return None
+        try:
+            return get_user(conn, username, enabled_only=True)
+        except UnknownUser:  # disabled since the token was issued
+            return None
+
+
 def session_user() -> User | None:
     """The user of the session, or None; an ended, idle or too old session ends here.
 
@@ -146,6 +169,8 @@ def gate() -> Response | None:
         wall_gate(session_user)  # a kiosk token or a login; 401 otherwise
         return None
     user = session_user()
+    if user is None and request.path.startswith(TOKEN_PREFIXES):
+        user = bearer_user()
     if user is None:
         if request.path.startswith(DOOR_PREFIX):
             return None

@@ -13,6 +13,7 @@ from dash import dcc, html
 from core.access import PortraitAccess, User
 from dashboards.figures import heat_legend, key_figures
 from dashboards.badge import inbox_badge
+from dashboards.downloads import download_menu
 from dashboards.messages import LANGS, t, value_label
 from dashboards.month_picker import month_picker, page_links
 from dashboards.portrait import portrait_panel
@@ -280,6 +281,7 @@ def area_section(data: ViewData) -> list[Any]:
                 id="heat-download",
             )
         )
+        content.append(download_menu(data.viewer, area.code, lang))
     return content
 
 

@@ -12,6 +12,7 @@ import segno
 from dash import dcc, html
 
 from dashboards.messages import t, value_label
+from layers.catalog import cause_label
 from layers.portrait import Portrait, head_of_household
 
 #: The low-income standard drawn on the income chart (yuan per person and month).
@@ -213,6 +214,8 @@ def _basics(portrait: Portrait, lang: str) -> list[Any]:
                 ("phone", b["phone_masked"]),
                 ("precision", t(f"portrait.precision.{b['geo_precision']}", lang)),
                 ("mountain", yes_no(bool(b["mountain"]), lang)),
+                ("poverty_cause", cause_label(b.get("poverty_cause"), lang)),
+                ("poverty_cause_secondary", cause_label(b.get("poverty_cause_secondary"), lang)),
             ],
             lang,
         ),

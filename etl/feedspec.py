@@ -89,6 +89,21 @@ HOUSING_GRADES = ("A", "B", "C", "D")
 WATER_SAFE = ("是", "否")
 WATER_SOURCES = ("自来水", "井水", "山泉水", "其他")
 DISASTER_TYPES = ("洪涝", "台风", "山体滑坡", "干旱")
+#: 致贫原因, the national categories as civil affairs sends them (English keys: layers.causes).
+POVERTY_CAUSES = (
+    "因病",
+    "因残",
+    "因学",
+    "因灾",
+    "缺劳力",
+    "缺技术",
+    "缺资金",
+    "缺土地",
+    "缺水",
+    "交通条件落后",
+    "自身发展动力不足",
+    "其他",
+)
 
 _ID = Column("id_no", "id18")
 _HOUSEHOLD = Column("household_no", "household_no")
@@ -109,6 +124,8 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("address"),
             Column("status", choices=STATUSES),
             Column("phone", required=False, form=r"1[3-9]\d{9}"),
+            Column("poverty_cause", choices=POVERTY_CAUSES),
+            Column("poverty_cause_secondary", required=False, choices=POVERTY_CAUSES),
         ),
         key=("id_no",),
     ),

@@ -34,6 +34,8 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
         "geo_precision",
         "geom",
         "hazard",
+        "poverty_cause",
+        "poverty_cause_secondary",
     ),
     "person": (
         "month",

@@ -108,8 +108,19 @@ def households(
                 if places.hazard_raster is not None
                 else None
             ),
+            "poverty_cause": _cause(heads, "poverty_cause"),
+            "poverty_cause_secondary": _cause(heads, "poverty_cause_secondary"),
         }
     )
+
+
+def _cause(heads: pd.DataFrame, column: str) -> NDArray[Any]:
+    """The head row's cause ('' → NULL); a roster without the column gives NULLs."""
+    if column not in heads.columns:
+        return np.full(len(heads), None, dtype=object)
+    values = heads[column].to_numpy(dtype=object, copy=True)
+    values[values == ""] = None
+    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,8 @@ class Portrait:
 _BASICS = """
 SELECT h.household_id, h.status, h.size, h.address, h.phone_masked, h.geo_precision,
        h.village_code, v.name AS village, t.name AS town, c.name AS county,
-       ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.hazard,
+       ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.hazard, h.poverty_cause,
+       h.poverty_cause_secondary,
        f.income_per_capita, f.income_change_pct, f.housing_grade, f.water_safe, f.water_source,
        f.deposit_total, f.oop_medical, f.education_net, f.in_disaster, f.mountain,
        f.official_id, f.last_visit, k.token

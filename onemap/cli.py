@@ -32,12 +32,25 @@ app.add_typer(core_cli.db_app, name="db")
 app.add_typer(core_cli.users_app, name="users")
 app.add_typer(core_cli.audit_app, name="audit")
 app.add_typer(wall_cli.wall_app, name="wall")
+app.add_typer(core_cli.tokens_app, name="tokens")
 app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
-app.command("derive")(analytics_cli.derive)
 app.add_typer(analytics_cli.pairing_app, name="pairing")
 app.command("plates")(layers_cli.plates)
-etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
+app.command("export")(layers_cli.export)
+
+
+@app.command("derive")
+def derive(
+    month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
+    checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
+) -> None:
+    """Benefit lists, warnings, supervision and rollups; then the month's de-identified points."""
+    analytics_cli.derive(month=month, checksum=checksum)
+    layers_cli.refresh_points(month)
+
+
+etl_cli.set_after_publish(lambda month: derive(month=month, checksum=False))
 etl_cli.set_policy_codes(analytics_cli.policy_codes)
 
 
@@ -121,7 +134,7 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
                     _demo_pairing(conn, folder, month)
                 answered = answer_demo_month(conn, month)
     if answered:  # the latest month's statistics include the answers just given
-        analytics_cli.derive(month=months[-1], checksum=False)
+        derive(month=months[-1], checksum=False)
     core_cli.print_demo_users(created)
     if serve_app:
         serve(None, None)

@@ -20,6 +20,7 @@ from etl.feedspec import (
     WATER_SOURCES,
 )
 from geo.crs import METRES_PER_DEGREE, wgs84_to_gcj02
+from synth.causes import cause_labels, household_causes
 from synth.context import (
     MonthContext,
     cents,
@@ -79,6 +80,7 @@ def civil_affairs_roster(ctx: MonthContext) -> pd.DataFrame:
         np.char.add(vil.town, vil.name),
     )
     address = np.char.add(np.char.add(prefix[v], hh.house_no[h].astype(str)), "号")
+    causes = ctx.memo("causes", lambda: household_causes(pop))
     return pd.DataFrame(
         {
             "household_no": hh.no[h],
@@ -91,6 +93,8 @@ def civil_affairs_roster(ctx: MonthContext) -> pd.DataFrame:
             "address": address,
             "status": labels(STATUSES, hh.status[h]),
             "phone": hh.phone[h],
+            "poverty_cause": cause_labels(causes[0][h]),
+            "poverty_cause_secondary": cause_labels(causes[1][h]),
         }
     )
 

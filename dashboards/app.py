@@ -16,15 +16,15 @@ from dashboards import auth, callbacks, guard, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
 from dashboards.door_public import door_pages
-from dashboards.inbox import inbox_pages
 from dashboards.downloads import downloads_api
 from dashboards.field import field_pages
+from dashboards.inbox import inbox_pages
 from dashboards.layout import page
 from dashboards.messages import t
 from dashboards.ogc import ogc_api
 from dashboards.routes import api
-from dashboards.team import team_pages
 from dashboards.subpages import mount_pages
+from dashboards.team import team_pages
 from dashboards.tiles import tiles_api
 from dashboards.viewer import optional_user
 

@@ -11,9 +11,9 @@ from typing import Any
 from dash import dcc, html
 
 from core.access import PortraitAccess, User
-from dashboards.figures import heat_legend, key_figures
 from dashboards.badge import inbox_badge
 from dashboards.downloads import download_menu
+from dashboards.figures import heat_legend, key_figures
 from dashboards.messages import LANGS, t, value_label
 from dashboards.month_picker import month_picker, page_links
 from dashboards.portrait import portrait_panel

@@ -19,7 +19,7 @@ from core import db
 from core.access import User
 from core.errors import OneMapError
 from core.scope import Scope, is_admin_code
-from dashboards.door import door_login_page, door_page, not_found_page
+from dashboards.door import door_page, not_found_page
 from dashboards.door_public import public_door
 from dashboards.errors import error_message, http_status
 from dashboards.messages import normalise_lang

@@ -1,4 +1,4 @@
-"""`onemap export` (a catalog layer or a village's offline map, as a user may see it) and `plates`."""
+"""`onemap export` (a catalog layer or a village's offline map, as a user sees it) and `plates`."""
 
 from __future__ import annotations
 

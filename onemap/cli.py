@@ -96,8 +96,10 @@ def _synth_in_background(folder: Path, month: str) -> None:
 
 
 def answer_demo_month(conn: Any, month: str) -> int:
-    """Synthetic officials answer a demo month's new warnings (through the assistance write
-    path); their response figures are refreshed. Returns the number of warnings answered."""
+    """Let synthetic officials answer a demo month's new warnings; return how many they answered.
+
+    They answer through the assistance write path; the month's response figures are refreshed.
+    """
     from analytics.lifecycle import simulate_responses  # noqa: PLC0415
     from analytics.trends import refresh_responses  # noqa: PLC0415
 

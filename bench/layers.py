@@ -65,7 +65,9 @@ def _fetch(url: str, headers: dict[str, str]) -> tuple[float, int]:
     with urllib.request.urlopen(request, timeout=120) as response:
         size = len(response.read())
     if os.environ.get("ONEMAP_BENCH_VERBOSE"):
-        print(f"{(time.perf_counter() - started) * 1000:8.1f} ms {size:>9,} B {url}", file=sys.stderr)
+        print(
+            f"{(time.perf_counter() - started) * 1000:8.1f} ms {size:>9,} B {url}", file=sys.stderr
+        )
     return (time.perf_counter() - started) * 1000, size
 
 

@@ -168,4 +168,3 @@ class FeedFailed(OneMapError, RuntimeError):
             "fault of onemap, not of the file: please report it.",
         )
         self.file = file
-

@@ -61,6 +61,7 @@ class ViewData:
         if self.protected is None:
             return self.households
         return self.protected.count(self.area.code, "households", self.households)
+
     #: The months the view can show (published and derived), oldest first.
     months: tuple[dt.date, ...] = ()
 

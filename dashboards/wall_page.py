@@ -24,6 +24,7 @@ from dashboards.messages import normalise_lang, t
 from dashboards.wall_access import WALL_PREFIX, current_grant
 from dashboards.websettings import get_web_settings
 from layers.choropleth import children_choropleth, suppressed
+from layers.deidentify import protected_counts
 from layers.months import month_label
 from layers.wall import WallFigures, tour_areas, wall_figures, wall_version
 
@@ -209,7 +210,10 @@ def _setup(view: WallView) -> tuple[Any, ...]:
         raise OutOfScope(f"wall of {view.area} outside the grant {grant.area}")
     with db.scoped(grant.scope) as conn:
         areas = tour_areas(conn, grant.scope, view.area)
-        shading = suppressed(children_choropleth(conn, grant.scope, view.area, "warnings_per_100"))
+        shading = suppressed(
+            children_choropleth(conn, grant.scope, view.area, "warnings_per_100"),
+            protected_counts(conn, grant.scope),
+        )
         version = wall_version(conn)
     heat = dl.TileLayer(
         url=f"/wall/tiles/heat/{{z}}/{{x}}/{{y}}.png?v={version}&s={grant.area}",

@@ -28,7 +28,7 @@ from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
 from synth.population import build_population
 from tests.browser import open_page, require_chromium, serve_app
-from tests.conftest import KEY, MONTH, NEXT, SEED, make_user
+from tests.conftest import KEY, MONTH, NEXT, POLICY_CODES, SEED, make_user
 
 #: The shape of a Zhejiang national ID standing alone (hex tokens and WKB are not IDs).
 ID_LIKE = re.compile(
@@ -157,10 +157,12 @@ def test_rerun_changes_nothing(
         (f"{MONTH}-01",),
     ).fetchone()
     with psycopg.connect(database_url, autocommit=True) as own:
-        again = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY))
+        again = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
         assert again.status == "unchanged"
         assert published(conn, MONTH) == before
-        forced = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+        forced = run_month(
+            own, feeds[MONTH], MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES, force=True
+        )
     assert forced.status == "published"
     assert forced.content_checksum == loaded.content_checksum
     assert published(conn, MONTH)[1:] == before[1:]
@@ -173,7 +175,7 @@ def test_months_are_kept_with_entries_and_exits(
     loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
 ) -> None:
     with psycopg.connect(database_url, autocommit=True) as own:
-        july = run_month(own, feeds[NEXT], NEXT, Pseudonymiser(KEY))
+        july = run_month(own, feeds[NEXT], NEXT, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
     assert july.status == "published"
     months = [
         r[0].isoformat()
@@ -278,7 +280,7 @@ def test_gcj02_gps_lands_within_10_m(
     row[header.index("appraisal_date")].value = f"{MONTH}-03"
     workbook.save(path)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        run_month(conn, folder, MONTH, Pseudonymiser(KEY))
+        run_month(conn, folder, MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
         got = conn.execute(
             "SELECT ST_X(geom), ST_Y(geom), geo_precision FROM household"
             " WHERE month = %s::date AND household_id = %s",
@@ -309,7 +311,9 @@ def test_gcj02_gps_lands_within_10_m(
         assert len(errors) > 100
         assert np.median(errors) < 10  # device noise σ = 5 m; uncorrected GCJ-02 is ~500 m
         # Restore the fixture month for later tests.
-        run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+        run_month(
+            conn, feeds[MONTH], MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES, force=True
+        )
 
 
 def test_households_without_gps_sit_inside_their_village(
@@ -366,7 +370,7 @@ def test_unreadable_file_stops_the_run_and_keeps_published_data(
     before = published(conn, MONTH)
     with psycopg.connect(database_url, autocommit=True) as own:
         with pytest.raises(FeedUnreadable) as caught:
-            run_month(own, folder, MONTH, Pseudonymiser(KEY))
+            run_month(own, folder, MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
     assert path.name in str(caught.value)
     assert problem in str(caught.value)
     assert published(conn, MONTH) == before
@@ -411,7 +415,9 @@ def test_a_killed_run_leaves_the_published_month_intact(
             ).fetchone() == (0,):
                 break
             time.sleep(0.1)
-        rerun = run_month(own, feeds[MONTH], MONTH, Pseudonymiser(KEY), force=True)
+        rerun = run_month(
+            own, feeds[MONTH], MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES, force=True
+        )
     assert rerun.status == "published"
     assert rerun.content_checksum == loaded.content_checksum
     statuses = dict(conn.execute("SELECT status, count(*) FROM etl_run GROUP BY 1").fetchall())

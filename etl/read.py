@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ _HEADER_SEARCH_ROWS = 10
 _BOM = b"\xef\xbb\xbf"
 #: Non-ASCII lines seen before a file that is not UTF-8 is taken for GBK (see _encoding).
 _GBK_EVIDENCE = 100
+_HANZI = re.compile("[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ def _encoding(path: Path, data: bytes) -> str:
     except UnicodeDecodeError as error:
         bad_line = _line_of(data, error.start + len(data) - len(body))
     else:
+        _refuse_gbk_lines(path, body)
         return "utf-8-sig" if body is not data else "utf-8"
     utf8 = other = 0
     for line in body.split(b"\n"):
@@ -94,6 +97,34 @@ def _encoding(path: Path, data: bytes) -> str:
             path.name, f"line {_line_of(data, error.start)} cannot be decoded as UTF-8 or GBK"
         ) from error
     return "gbk"
+
+
+def _refuse_gbk_lines(path: Path, body: bytes) -> None:
+    """Stop on a GBK line that happens to be valid UTF-8 (it would load as garbage).
+
+    In valid UTF-8 a byte C4–DF only leads a 2-byte character of U+0100–U+07FF (scripts no
+    department writes); Chinese text never has one. Such a line that reads as Chinese in GBK
+    is a GBK line.
+    """
+    buf = np.frombuffer(body, dtype=np.uint8)
+    seen = -1
+    for position in np.flatnonzero((buf >= 0xC4) & (buf <= 0xDF)).tolist():
+        if position <= seen:
+            continue
+        start = body.rfind(b"\n", 0, position) + 1
+        end = body.find(b"\n", position)
+        seen = end if end >= 0 else len(body)
+        line = body[start : end if end >= 0 else len(body)]
+        try:
+            as_gbk = line.decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        if _HANZI.search(as_gbk):
+            raise FeedUnreadable(
+                path.name,
+                f"line {_line_of(body, start)} is not UTF-8 (GBK?) while the rest of the file is"
+                " UTF-8: save the whole file in one encoding",
+            )
 
 
 def _require_columns(path: Path, found: Sequence[str], expected: Iterable[str]) -> None:

@@ -35,14 +35,17 @@ ID_LIKE = re.compile(
     r"(?<![0-9A-Za-z])33\d{4}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
     r"(?![0-9A-Za-z])"
 )
-QUARANTINED_KINDS = (
-    "bad_id_checksum",
-    "unknown_village",
-    "blank_required",
-    "negative_amount",
-    "absurd_amount",
-    "coord_out_of_province",
-)
+#: Synthetic defect kind → the quarantine rule that catches it.
+QUARANTINED_KINDS = {
+    "bad_id_checksum": "bad_id_checksum",
+    "unknown_village": "unknown_village",
+    "blank_required": "blank_required",
+    "negative_amount": "negative_amount",
+    "absurd_amount": "absurd_amount",
+    "coord_out_of_province": "coord_out_of_province",
+    "unknown_policy": "unknown_policy",
+    "date_outside_month": "outside_month",
+}
 
 
 def etl_command(folder: Path) -> list[str]:
@@ -79,6 +82,7 @@ def test_every_row_is_loaded_quarantined_or_merged(
         assert report.rows_read == report.rows_loaded + report.rows_quarantined + report.rows_merged
         assert report.rows_read == expected[report.feed]["rows"], report.feed
         defects = expected[report.feed]["defects"]
+        assert report.rows_skipped == defects.get("blank_row", 0), report.feed
         # Deliberate copies of valid rows are merged; a copy of a row that fails (say, its
         # household's roster row was rejected) is quarantined with it.
         unknown = defects.get("duplicate_row", 0) - report.rows_merged
@@ -106,12 +110,26 @@ def test_each_defect_kind_is_quarantined_with_its_reason(
             ).fetchall()
         )
         report = next(r for r in loaded.reports if r.feed == feed)
-        for kind in QUARANTINED_KINDS:
+        defects, fixed = info["defects"], report.rows_fixed
+        for kind, rule in QUARANTINED_KINDS.items():
             # Each injected defect is caught as exactly its own rule.
-            assert rules[kind] == info["defects"].get(kind, 0), (feed, kind)
-        fixable = info["defects"].get("fullwidth_id", 0) + info["defects"].get("lowercase_x", 0)
-        assert report.rows_fixed.get("id_normalised", 0) == fixable, feed
-        assert report.rows_fixed.get("date_format", 0) == info["defects"].get("date_format", 0)
+            assert rules[rule] == defects.get(kind, 0), (feed, kind)
+        # Both versions of a conflicting copy are quarantined (unless the original row was
+        # already rejected for another reason: its household rejected from the roster).
+        conflicts = defects.get("conflicting_duplicate", 0)
+        assert conflicts * 2 - 4 <= rules["conflicting_duplicate"] <= conflicts * 2, feed
+        fixable = defects.get("fullwidth_id", 0) + defects.get("lowercase_x", 0)
+        assert fixed.get("id_normalised", 0) == fixable, feed
+        assert fixed.get("date_format", 0) == defects.get("date_format", 0)
+        assert fixed.get("amount_normalised", 0) == defects.get("amount_format", 0), feed
+        assert fixed.get("code_normalised", 0) == defects.get("lowercase_policy", 0), feed
+        assert fixed.get("excel_date", 0) == defects.get("excel_date", 0), feed
+        assert fixed.get("text_masked", 0) == defects.get("id_in_text", 0), feed
+        # NFKC: full-width household numbers, and the full-width ￥ of formatted amounts.
+        widened = defects.get("fullwidth_household", 0)
+        assert (
+            widened <= fixed.get("width_normalised", 0) <= widened + defects.get("amount_format", 0)
+        ), feed
     reasons = dict(
         conn.execute(
             "SELECT DISTINCT ON (rule) rule, reason FROM quarantine WHERE run_id = %s",
@@ -135,7 +153,8 @@ def test_quarantine_points_at_the_file_line(
     ).fetchall()
     lines = (feeds[MONTH] / rows[0][0]).read_text(encoding="utf-8-sig").splitlines()
     for _file, line, row in rows:
-        assert lines[line - 1].split(",")[:2] == [row["household_no"], row["policy_code"]]
+        fields = unicodedata.normalize("NFKC", lines[line - 1]).split(",")[:2]
+        assert fields == [row["household_no"], row["policy_code"]]
     sheet = rows = conn.execute(
         "SELECT file, line, row_masked FROM quarantine WHERE run_id = %s"
         " AND feed = 'housing_appraisal' LIMIT 5",

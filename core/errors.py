@@ -152,3 +152,19 @@ class FeedUnreadable(DataSourceError):
         super().__init__(f"{file}: {problem}")
         self.file = file
         self.problem = problem
+
+
+class FeedFailed(OneMapError, RuntimeError):
+    """Processing a feed failed unexpectedly (a bug, not the file): the message names the file.
+
+    The detail is masked: it may quote a value of the file.
+    """
+
+    def __init__(self, file: str, detail: str) -> None:
+        detail = mask_national_ids(detail)
+        super().__init__(
+            f"{file}: processing failed: {detail}",
+            user_msg=f"{file}: processing failed ({detail}); nothing was published. This is a "
+            "fault of onemap, not of the file: please report it.",
+        )
+        self.file = file

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from core.errors import FeedUnreadable
+from core.errors import FeedFailed, FeedUnreadable, OneMapError
 from core.month import Month
 from etl import publish, transform
 from etl.feedspec import FEEDS, HAZARD_FILE_NAME, FeedSpec
@@ -144,6 +145,17 @@ def _report(spec: FeedSpec, raw: RawFeed, checked: Checked, seconds: float) -> F
         rows_skipped=raw.blank_rows,
         warnings=list(checked.warnings),
     )
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An unexpected error while a feed is processed names the file (in etl_run.message too)."""
+    try:
+        yield
+    except OneMapError:
+        raise
+    except Exception as error:
+        raise FeedFailed(path.name, f"{type(error).__name__}: {error}") from error
 
 
 def _read(path: Path, spec: FeedSpec) -> RawFeed:
@@ -419,22 +431,24 @@ def _run(
         for spec in FEEDS:  # the roster first: it says which households and people exist
             clock = time.perf_counter()
             progress("read", spec.name)
-            raws[spec.name] = _read(files[spec.name], spec)
-            checked = checks[spec.name] = validate(raws[spec.name], spec, refs)
-            if not len(raws[spec.name].frame) and spec.empty == "warn":
-                checked.warnings.insert(0, "the file holds only its header: no rows this month")
-            if spec.name == "civil_affairs_roster":
-                roster = checked.clean
-                _roster_references(refs, checked)
-                context = transform.FactContext(month, refs.persons, refs.households, places)
-                loader.submit("person", transform.people(roster, month))
-            else:
-                for table, frame in transform.FEED_FACTS[spec.name](checked.clean, context).items():
-                    loader.submit(table, frame)
-            if spec.name == "housing_appraisal":
-                placed = transform.households(roster, checked.clean, places, month)
-                households = len(placed)
-                loader.submit("household", placed)
+            with _naming(files[spec.name]):
+                raws[spec.name] = _read(files[spec.name], spec)
+                checked = checks[spec.name] = validate(raws[spec.name], spec, refs)
+                if not len(raws[spec.name].frame) and spec.empty == "warn":
+                    checked.warnings.insert(0, "the file holds only its header: no rows this month")
+                if spec.name == "civil_affairs_roster":
+                    roster = checked.clean
+                    _roster_references(refs, checked)
+                    context = transform.FactContext(month, refs.persons, refs.households, places)
+                    loader.submit("person", transform.people(roster, month))
+                else:
+                    facts = transform.FEED_FACTS[spec.name](checked.clean, context)
+                    for table, frame in facts.items():
+                        loader.submit(table, frame)
+                if spec.name == "housing_appraisal":
+                    placed = transform.households(roster, checked.clean, places, month)
+                    households = len(placed)
+                    loader.submit("household", placed)
             seconds[spec.name] = time.perf_counter() - clock
         progress("load", "waiting for the loader")
         clock = time.perf_counter()

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from core.errors import FeedUnreadable
+from core.errors import FeedFailed, FeedUnreadable
 from etl.pseudonymise import Pseudonymiser
 from etl.run import RunResult, run_month
 from tests.conftest import KEY, POLICY_CODES, _ensure_template, _with_database
@@ -387,3 +387,29 @@ def test_verbs_on_a_database_that_is_not_ready_say_what_to_run(
     assert result.returncode == 1, result.stdout + result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unexpected_failure_names_the_file(
+    messy: RunResult,
+    messy_url: str,
+    mconn: psycopg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import etl.run
+
+    real = etl.run.validate
+
+    def broken(raw, spec, refs):  # type: ignore[no-untyped-def]
+        if spec.name == "income_survey":
+            raise ValueError("zero-size array to reduction operation maximum")
+        return real(raw, spec, refs)
+
+    monkeypatch.setattr(etl.run, "validate", broken)
+    folder = tmp_path / MONTH
+    shutil.copytree(FIXTURE, folder)
+    with pytest.raises(FeedFailed) as caught:
+        _run(messy_url, folder, force=True)
+    assert "income_survey_2024-06.csv" in caught.value.user_msg
+    message = mconn.execute("SELECT message FROM etl_run ORDER BY run_id DESC LIMIT 1").fetchone()
+    assert message is not None and message[0].startswith("income_survey_2024-06.csv: ")

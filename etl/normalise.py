@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,12 +24,38 @@ import pyarrow.compute as pc
 #: (U+3001–U+3035) and the CJK ideographs. A value with anything else may change.
 _MAY_CHANGE = "[^\\x{00}-\\x{7f}\\x{3001}-\\x{3035}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}]"
 _PLAIN_NUMBER = r"-?\d+(?:\.\d+)?"
+#: Distinct values among a column's first 1,000 below which it is checked value by value.
+_FEW = 50
 _THOUSANDS = re.compile(r"^(-?)(\d{1,3}(?:,\d{3})+)(\.\d+)?$")
 
 
 def _arrow(values: pd.Series) -> pa.Array:
     array = pa.array(values, type=pa.large_string(), from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _may_change(array: pa.Array) -> pa.Array | None:
+    """Rows NFKC may change (None when there is none).
+
+    Only non-ASCII values are looked at, and a column of few distinct values (an enumeration,
+    a department) by its distinct values.
+    """
+    foreign = pc.invert(pc.string_is_ascii(array))
+    if not pc.any(foreign).as_py():
+        return None
+    subset = pc.filter(array, foreign)
+    if len(pc.unique(subset.slice(0, 1000))) <= _FEW:
+        encoded = pc.dictionary_encode(subset)
+        hits = pc.take(pc.match_substring_regex(encoded.dictionary, _MAY_CHANGE), encoded.indices)
+    else:
+        hits = pc.match_substring_regex(subset, _MAY_CHANGE)
+    if not pc.any(hits).as_py():
+        return None
+    odd = np.zeros(len(array), dtype=bool)
+    odd[np.flatnonzero(foreign.to_numpy(zero_copy_only=False))] = hits.to_numpy(
+        zero_copy_only=False
+    )
+    return pa.array(odd)
 
 
 def text(values: pd.Series, *, prose: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -41,14 +68,12 @@ def text(values: pd.Series, *, prose: bool = False) -> tuple[pd.Series, pd.Serie
         the value (trimming alone does not count: it is not a correction a department needs
         to hear about).
     """
-    before = _arrow(values.fillna(""))
+    before = _arrow(values.fillna("") if values.hasnans else values)
     array = before
     changed = pd.Series(False, index=values.index)
     if not prose and len(array):
-        odd = pc.and_(
-            pc.invert(pc.string_is_ascii(array)), pc.match_substring_regex(array, _MAY_CHANGE)
-        )
-        if pc.any(odd).as_py():
+        odd = _may_change(array)
+        if odd is not None:
             fixed = pc.utf8_normalize(pc.filter(array, odd), "NFKC")
             array = pc.replace_with_mask(array, odd, fixed)
             differs = pc.and_(odd, pc.not_equal(array, before))

@@ -11,6 +11,13 @@ from core.settings import get_settings
 console = Console(soft_wrap=True)
 
 
+def policy_codes() -> frozenset[str]:
+    """The codes of the policy catalog (`onemap etl run` quarantines subsidies paying others)."""
+    from analytics.catalog import load_catalog  # noqa: PLC0415
+
+    return frozenset(policy.code for policy in load_catalog().policies)
+
+
 def derive(
     month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
     checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
@@ -20,7 +27,7 @@ def derive(
     from core.month import Month  # noqa: PLC0415
 
     Month.parse(month)
-    with db.connection() as conn, console.status(f"deriving {month}…"):
+    with db.ready_connection(geography=True) as conn, console.status(f"deriving {month}…"):
         result = derive_month(conn, month, get_settings().warn, checksum=checksum)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())

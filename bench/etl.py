@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from analytics.cli import policy_codes
 from analytics.run import derive_month
 from core import cluster, db, migrate
 from core.scope import PROVINCE_SCOPE
@@ -59,7 +60,12 @@ def run(rows: list[tuple[str, str, str, str]]) -> str:
         rows.append(("synth full month", f"{time.perf_counter() - started:.1f} s", "—", ""))
     with psycopg.connect(url, autocommit=True) as conn:
         result = run_month(
-            conn, FEEDS, MONTH, Pseudonymiser(b"bench-key-0123456789abcdef"), force=True
+            conn,
+            FEEDS,
+            MONTH,
+            Pseudonymiser(b"bench-key-0123456789abcdef"),
+            policy_codes=policy_codes(),
+            force=True,
         )
     total_rows = sum(r.rows_read for r in result.reports)
     for report in result.reports:

@@ -125,7 +125,7 @@ def add(
     password = (
         typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
     )
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         user, password = users.add_user(
             conn,
             username,
@@ -142,7 +142,7 @@ def add(
 @users_app.command("list")
 def list_command() -> None:
     """List the users (never their password hashes)."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         records = users.list_users(conn)
     table = Table()
     table.add_column("username", no_wrap=True)
@@ -168,7 +168,7 @@ def list_command() -> None:
 @users_app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user: logins fail from now on; the account and its audit rows stay."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         users.disable_user(conn, username)
     console.print(f"disabled {username}")
 
@@ -176,7 +176,7 @@ def disable(username: Annotated[str, typer.Argument(help="The user to disable.")
 @users_app.command("enable")
 def enable(username: Annotated[str, typer.Argument(help="The user to enable again.")]) -> None:
     """Enable a disabled user."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         users.enable_user(conn, username)
     console.print(f"enabled {username}")
 
@@ -188,7 +188,7 @@ def password_command(
 ) -> None:
     """Reset a user's password; a generated one is printed once."""
     given = typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         password = users.set_password(conn, username, given)
     console.print(f"password of {username} reset")
     if not prompt:
@@ -198,7 +198,7 @@ def password_command(
 @audit_app.command("verify")
 def verify() -> None:
     """Check the whole hash chain; exit 1 naming the first broken row."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         result = audit.verify(conn)
     if result.ok:
         console.print(f"[green]ok[/] {result.summary()}", highlight=False)

@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from core import cluster, keyfile
-from core.errors import ClusterError
+from core import cluster, keyfile, migrate
+from core.errors import ClusterError, DatabaseUnreachable, SchemaMissing
 from core.scope import Scope
 from core.settings import DatabaseSettings, get_settings
 
@@ -58,14 +58,100 @@ def _new_pool(dsn: str, settings: DatabaseSettings, max_size: int, suffix: str) 
     return pool
 
 
+def _where(settings: DatabaseSettings) -> str:
+    if settings.url is not None:
+        return "the database of DATABASE_URL"
+    return f"the embedded database ({settings.host}:{settings.port})"
+
+
+def probe(settings: DatabaseSettings | None = None) -> str:
+    """Return the DSN after one quick connection; say what to run when there is no server.
+
+    Raises
+    ------
+    DatabaseUnreachable
+        When the server cannot be reached (its ``user_msg`` names the command to run).
+    """
+    settings = settings or get_settings().db
+    hint = (
+        "check DATABASE_URL and that its server runs"
+        if settings.url is not None
+        else "start it with `onemap db start`, then run `onemap init`"
+    )
+    try:
+        dsn = database_url(settings)
+        with psycopg.connect(dsn, connect_timeout=5):
+            pass
+    except (psycopg.OperationalError, ClusterError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatabaseUnreachable(
+            f"cannot connect to {_where(settings)}: {first}",
+            user_msg=f"cannot connect to {_where(settings)}: {hint}.",
+        ) from error
+    return dsn
+
+
 def open_pool(settings: DatabaseSettings | None = None) -> ConnectionPool:
-    """Open the process-wide pool (idempotent); the entry point (CLI, app) calls this once."""
+    """Open the process-wide pool (idempotent); the entry point (CLI, app) calls this once.
+
+    Raises
+    ------
+    DatabaseUnreachable
+        When the server cannot be reached (rather than waiting for the pool's timeout).
+    """
     global _pool  # noqa: PLW0603 — one pool per process is the design
     settings = settings or get_settings().db
     with _pool_lock:
         if _pool is None:
-            _pool = _new_pool(database_url(settings), settings, settings.pool_max_size, "")
+            _pool = _new_pool(probe(settings), settings, settings.pool_max_size, "")
     return _pool
+
+
+def require_schema(conn: psycopg.Connection, *, geography: bool = False) -> None:
+    """Refuse to work on a database that is not initialised; say what to run instead.
+
+    Every verb that reads or writes onemap's tables calls this first, so that a fresh or
+    outdated database gives one clear line rather than a driver traceback.
+
+    Parameters
+    ----------
+    conn
+        A connection to the database.
+    geography
+        Also require the admin areas (`onemap init` loads them).
+
+    Raises
+    ------
+    SchemaMissing
+        When no migration, not every migration, or (with ``geography``) no admin area is there.
+    """
+    where = conn.info.dbname
+    row = conn.execute("SELECT to_regclass('schema_migration') IS NOT NULL").fetchone()
+    applied: set[int] = set()
+    if row and row[0]:
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migration").fetchall()}
+    if not applied:
+        raise SchemaMissing(
+            f"database {where!r} has no onemap schema",
+            user_msg=f"the database {where!r} is not initialised: run `onemap init`.",
+        )
+    pending = [m for m in migrate.available() if m.version not in applied]
+    if pending:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
+        raise SchemaMissing(
+            f"database {where!r} lacks migrations {names}",
+            user_msg=(
+                f"the database {where!r} is not up to date ({len(pending)} migration(s) "
+                f"pending: {names}): run `onemap db migrate`."
+            ),
+        )
+    if geography and conn.execute("SELECT NOT EXISTS (SELECT FROM admin_area)").fetchone() == (
+        True,
+    ):
+        raise SchemaMissing(
+            f"database {where!r} has no admin areas",
+            user_msg=f"the database {where!r} has no geography yet: run `onemap init`.",
+        )
 
 
 def get_pool() -> ConnectionPool:
@@ -87,6 +173,14 @@ def close_pool() -> None:
 def connection() -> Iterator[psycopg.Connection]:
     """Borrow a connection from the pool."""
     with get_pool().connection() as conn:
+        yield conn
+
+
+@contextmanager
+def ready_connection(*, geography: bool = False) -> Iterator[psycopg.Connection]:
+    """Borrow a connection to an initialised database (:func:`require_schema`): for verbs."""
+    with connection() as conn:
+        require_schema(conn, geography=geography)
         yield conn
 
 

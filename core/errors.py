@@ -7,7 +7,8 @@ layer's one table, ``dashboards/errors.py``.
 from __future__ import annotations
 
 import datetime as dt
-import re
+
+from core.redact import mask_personal_numbers
 
 #: Times shown to people (a lock's end) are in China Standard Time.
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -39,6 +40,14 @@ class ClusterError(OneMapError, RuntimeError):
 
 class MigrationError(OneMapError, RuntimeError):
     """A migration failed or an applied migration was changed after the fact."""
+
+
+class DatabaseUnreachable(OneMapError, ConnectionError):
+    """The database server cannot be reached (not started, wrong URL, refused)."""
+
+
+class SchemaMissing(OneMapError, RuntimeError):
+    """The database is reachable but not initialised (or not up to date) for the verb run."""
 
 
 class UnknownArea(OneMapError, LookupError):
@@ -123,19 +132,13 @@ class DataSourceError(OneMapError, ValueError):
     """Input data (a boundary file, a department feed) that cannot be used as it is."""
 
 
-#: Anything shaped like a national ID number (18 characters, or the old 15 digits) in free text.
-_NATIONAL_ID = re.compile(
-    r"(?<![0-9A-Za-z])([1-9][0-9]{3})([0-9]{7}|[0-9]{10})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])"
-)
-
-
 def mask_national_ids(text: str) -> str:
-    """Mask every national-ID-shaped number in ``text`` (first and last 4 characters kept).
+    """Mask every national ID and phone number in ``text`` (:mod:`core.redact`).
 
     Parser errors quote the line they failed on; such text is stored and printed, so it must
     not carry a raw ID.
     """
-    return _NATIONAL_ID.sub(lambda m: f"{m[1]}{'*' * 10}{m[3]}", text)
+    return mask_personal_numbers(text)
 
 
 class FeedUnreadable(DataSourceError):
@@ -149,3 +152,19 @@ class FeedUnreadable(DataSourceError):
         super().__init__(f"{file}: {problem}")
         self.file = file
         self.problem = problem
+
+
+class FeedFailed(OneMapError, RuntimeError):
+    """Processing a feed failed unexpectedly (a bug, not the file): the message names the file.
+
+    The detail is masked: it may quote a value of the file.
+    """
+
+    def __init__(self, file: str, detail: str) -> None:
+        detail = mask_national_ids(detail)
+        super().__init__(
+            f"{file}: processing failed: {detail}",
+            user_msg=f"{file}: processing failed ({detail}); nothing was published. This is a "
+            "fault of onemap, not of the file: please report it.",
+        )
+        self.file = file

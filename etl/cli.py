@@ -27,9 +27,19 @@ console = Console(soft_wrap=True)
 _after_publish: list[Callable[[str], None]] = []
 
 
+#: Where `etl run` gets the policy catalog's codes (set by `onemap.cli`: the catalog belongs
+#: to analytics, which etl must not import).
+_policy_codes: list[Callable[[], frozenset[str]]] = []
+
+
 def set_after_publish(step: Callable[[str], None]) -> None:
     """Run ``step(month)`` after every month `onemap etl run` publishes (unless --no-derive)."""
     _after_publish[:] = [step]
+
+
+def set_policy_codes(source: Callable[[], frozenset[str]]) -> None:
+    """Take the valid subsidy policy codes from ``source()`` (the policy catalog)."""
+    _policy_codes[:] = [source]
 
 
 etl_app = typer.Typer(
@@ -48,13 +58,14 @@ def print_report(result: RunResult) -> None:
         "loaded",
         "quarantined",
         "merged",
+        "skipped",
         "fixed",
         "s",
     ):
         table.add_column(
             heading,
             justify="right"
-            if heading in {"read", "loaded", "quarantined", "merged", "s"}
+            if heading in {"read", "loaded", "quarantined", "merged", "skipped", "s"}
             else "left",
         )
     for r in result.reports:
@@ -67,6 +78,7 @@ def print_report(result: RunResult) -> None:
             f"{r.rows_loaded:,}",
             f"{r.rows_quarantined:,}",
             f"{r.rows_merged:,}",
+            f"{r.rows_skipped:,}",
             fixed,
             f"{r.seconds:.2f}",
         )
@@ -75,6 +87,8 @@ def print_report(result: RunResult) -> None:
         if r.top_reasons:
             reasons = "; ".join(f"{rule} ×{n}" for rule, n in r.top_reasons)
             console.print(f"  quarantine {r.feed}: {reasons}")
+        for warning in r.warnings:
+            console.print(f"  [yellow]warning[/] {r.feed}: {warning}", highlight=False)
     console.print(
         f"{result.households:,} households, {result.people:,} people; "
         f"content checksum {result.content_checksum}; {result.seconds:.1f} s"
@@ -95,6 +109,8 @@ def run(
     from etl.publish import FACT_COLUMNS  # noqa: PLC0415
     from etl.run import run_month  # noqa: PLC0415
 
+    if not _policy_codes:
+        raise RuntimeError("etl run needs the policy catalog's codes: see set_policy_codes")
     settings = get_settings()
     pseudonymiser = Pseudonymiser(load_key(settings.etl))
     steps = len(FEEDS) + len(FACT_COLUMNS) + 2
@@ -112,8 +128,16 @@ def run(
         def advance(stage: str, detail: str) -> None:
             progress.update(task, advance=1, description=f"{stage}: {detail}")
 
-        with db.connection() as conn:
-            result = run_month(conn, directory, month, pseudonymiser, force=force, progress=advance)
+        with db.ready_connection(geography=True) as conn:
+            result = run_month(
+                conn,
+                directory,
+                month,
+                pseudonymiser,
+                policy_codes=_policy_codes[0](),
+                force=force,
+                progress=advance,
+            )
     print_report(result)
     if then_derive and result.status == "published" and _after_publish:
         _after_publish[0](month)

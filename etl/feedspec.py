@@ -22,7 +22,12 @@ ColumnKind = Literal[
     "coord_sys",
     "village_codes",
     "wkt",
+    "policy_code",
 ]
+#: What a header-only file of a feed means: a stop (the department's export broke: a register
+#: or a per-household survey is never empty), an empty feed loaded with a warning (events of
+#: the month: some months have none), or an empty feed that is normal (no warning).
+EmptyFeed = Literal["stop", "warn", "allow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,14 @@ class Column:
     #: Inclusive bounds for numbers (money is also checked for negative / absurd values).
     low: float | None = None
     high: float | None = None
+    #: Dates and times that must fall in the feed's month (the contract says so).
+    in_month: bool = False
+    #: Prose (visit notes): kept as written, full-width punctuation included; only ID and
+    #: phone numbers in it are masked. Every other column is NFKC-normalised.
+    prose: bool = False
+    #: The strict form of a text value (a regex), checked on a final record that ends without
+    #: a line break: a value cut short there means the upload was truncated.
+    form: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,8 @@ class FeedSpec:
     key: tuple[str, ...]
     #: Extra row rules by name (implemented in etl.validate).
     rules: tuple[str, ...] = ()
+    #: What a header-only file means for this feed (see :data:`EmptyFeed`).
+    empty: EmptyFeed = "stop"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -93,7 +108,7 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("village_code", "village_code"),
             Column("address"),
             Column("status", choices=STATUSES),
-            Column("phone", required=False),
+            Column("phone", required=False, form=r"1[3-9]\d{9}"),
         ),
         key=("id_no",),
     ),
@@ -117,7 +132,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         (
             Column("claim_no"),
             _ID,
-            Column("claim_date", "date"),
+            Column("claim_date", "date", in_month=True),
             Column("diagnosis_category", choices=CLAIM_CATEGORIES),
             Column("total_cost", "money"),
             Column("reimbursed", "money"),
@@ -125,6 +140,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         ),
         key=("claim_no",),
         rules=("claim_adds_up",),
+        empty="warn",
     ),
     FeedSpec(
         "education_enrolment",
@@ -157,7 +173,12 @@ FEEDS: tuple[FeedSpec, ...] = (
         "bank_deposits",
         "银行存款核查",
         "银行（73家）",
-        (_ID, Column("bank_code"), Column("balance", "money"), Column("check_date", "date")),
+        (
+            _ID,
+            Column("bank_code", form=r"B\d{3}"),
+            Column("balance", "money"),
+            Column("check_date", "date", in_month=True),
+        ),
         key=("id_no", "bank_code"),
     ),
     FeedSpec(
@@ -167,12 +188,13 @@ FEEDS: tuple[FeedSpec, ...] = (
         (
             _HOUSEHOLD,
             Column("appraisal_grade", choices=HOUSING_GRADES),
-            Column("appraisal_date", "date"),
+            Column("appraisal_date", "date", in_month=True),
             Column("longitude", "lon"),
             Column("latitude", "lat"),
             Column("coord_sys", "coord_sys"),
         ),
         key=("household_no",),
+        empty="warn",
     ),
     FeedSpec(
         "water_safety",
@@ -182,9 +204,10 @@ FEEDS: tuple[FeedSpec, ...] = (
             _HOUSEHOLD,
             Column("is_safe", choices=WATER_SAFE),
             Column("source_type", choices=WATER_SOURCES),
-            Column("check_date", "date"),
+            Column("check_date", "date", in_month=True),
         ),
         key=("household_no",),
+        empty="warn",
     ),
     FeedSpec(
         "subsidy_ledger",
@@ -192,7 +215,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         "各部门",
         (
             _HOUSEHOLD,
-            Column("policy_code"),
+            Column("policy_code", "policy_code"),
             Column("pay_month", "month"),
             Column("amount", "money"),
             Column("paying_department", required=False),
@@ -207,13 +230,14 @@ FEEDS: tuple[FeedSpec, ...] = (
             Column("official_id"),
             Column("official_name"),
             _HOUSEHOLD,
-            Column("visit_time", "datetime"),
+            Column("visit_time", "datetime", in_month=True),
             Column("longitude", "lon"),
             Column("latitude", "lat"),
             Column("coord_sys", "coord_sys"),
-            Column("content", required=False),
+            Column("content", required=False, prose=True),
         ),
         key=("official_id", "household_no", "visit_time"),
+        empty="warn",
     ),
     FeedSpec(
         "disaster_events",
@@ -229,6 +253,7 @@ FEEDS: tuple[FeedSpec, ...] = (
         ),
         key=("event_id",),
         rules=("event_has_area",),
+        empty="allow",
     ),
 )
 

@@ -213,6 +213,8 @@ def valid_id_mask(ids: ArrayLike) -> NDArray[np.bool_]:
         Same shape as ``ids``; True where the value is a valid identity number.
     """
     arr = np.asarray(ids, dtype=object).ravel()
+    if arr.size == 0:  # a header-only file
+        return np.zeros(np.shape(ids), dtype=bool)
     text = np.array([v if isinstance(v, str) else "" for v in arr], dtype=str)
     ok = (np.char.str_len(text) == 18) & np.array([v.isascii() for v in text], dtype=bool)
     ok &= np.char.isdigit(np.char.ljust(text, 18).astype("U17"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from core.errors import FeedUnreadable
+from core.errors import FeedFailed, FeedUnreadable, OneMapError
 from core.month import Month
 from etl import publish, transform
 from etl.feedspec import FEEDS, HAZARD_FILE_NAME, FeedSpec
@@ -41,6 +42,10 @@ class FeedReport:
     rows_fixed: dict[str, int]
     seconds: float
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    #: Blank rows skipped (not counted in rows_read).
+    rows_skipped: int = 0
+    #: What the department should know although nothing stopped (header-only file, conflicts).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -124,7 +129,7 @@ def _report(spec: FeedSpec, raw: RawFeed, checked: Checked, seconds: float) -> F
     fixed = {k: v for k, v in checked.fixed.items() if v}
     if raw.repeated_headers:
         fixed["repeated_header_skipped"] = raw.repeated_headers
-    reasons = checked.rejects["rule"].value_counts().head(5) if len(checked.rejects) else None
+    reasons = checked.rejects["rule"].value_counts().head(8) if len(checked.rejects) else None
     return FeedReport(
         feed=spec.name,
         file=raw.path.name,
@@ -137,7 +142,58 @@ def _report(spec: FeedSpec, raw: RawFeed, checked: Checked, seconds: float) -> F
         rows_fixed=fixed,
         seconds=round(seconds, 3),
         top_reasons=[(str(k), int(v)) for k, v in reasons.items()] if reasons is not None else [],
+        rows_skipped=raw.blank_rows,
+        warnings=list(checked.warnings),
     )
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An unexpected error while a feed is processed names the file (in etl_run.message too)."""
+    try:
+        yield
+    except OneMapError:
+        raise
+    except Exception as error:
+        raise FeedFailed(path.name, f"{type(error).__name__}: {error}") from error
+
+
+def _read(path: Path, spec: FeedSpec) -> RawFeed:
+    """Read a feed's file; a header-only file stops the run where the contract says so."""
+    raw = read_feed(
+        path, spec.column_names, prose=frozenset(c.name for c in spec.columns if c.prose)
+    )
+    if not len(raw.frame) and spec.empty == "stop":
+        raise FeedUnreadable(
+            path.name,
+            f"the file holds only its header, no rows: a {spec.name} ({spec.title_zh}) file is"
+            " never empty; ask the department to export it again",
+        )
+    return raw
+
+
+def _first_reason(rejects: pd.DataFrame, column: str) -> pd.Series:
+    """Per value of ``column`` among rejected rows: the rule and line of its first rejection."""
+    rows = rejects[rejects[column].fillna("") != ""].sort_values("line")
+    rows = rows.drop_duplicates(column)
+    return pd.Series(
+        (rows["rule"] + " on line " + rows["line"].astype(str)).to_numpy(),
+        index=pd.Index(rows[column].to_numpy()),
+        dtype=object,
+    )
+
+
+def _roster_references(refs: References, checked: Checked) -> None:
+    """What other feeds may refer to: the roster's valid rows, and why the others were not."""
+    roster = checked.clean
+    refs.households = (
+        roster.drop_duplicates("household_no").set_index("household_no")["village_code"].str[:6]
+    )
+    refs.persons = roster.set_index("person_token")["household_no"]
+    households = _first_reason(checked.rejects, "household_no")
+    refs.rejected_households = households[~households.index.isin(refs.households.index)]
+    persons = _first_reason(checked.rejects, "person_token")
+    refs.rejected_persons = persons[~persons.index.isin(refs.persons.index)]
 
 
 def _quarantine_rows(
@@ -197,8 +253,9 @@ def _publish(
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO etl_feed_report (run_id, feed, file, file_format, encoding,"
-                " rows_read, rows_loaded, rows_quarantined, rows_merged, rows_fixed, seconds)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " rows_read, rows_loaded, rows_quarantined, rows_merged, rows_fixed, seconds,"
+                " rows_skipped, warnings)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (
                         run_id,
@@ -212,6 +269,8 @@ def _publish(
                         r.rows_merged,
                         Jsonb(r.rows_fixed),
                         r.seconds,
+                        r.rows_skipped,
+                        r.warnings,
                     )
                     for r in reports
                 ],
@@ -246,11 +305,24 @@ def _unchanged(conn: psycopg.Connection, month: Month, checksum: str) -> RunResu
     if row is None:
         return None
     reports = [
-        FeedReport(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+        FeedReport(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            rows_skipped=r[10],
+            warnings=list(r[11]),
+        )
         for r in conn.execute(
             "SELECT feed, file, file_format, encoding, rows_read, rows_loaded,"
-            " rows_quarantined, rows_merged, rows_fixed, seconds FROM etl_feed_report"
-            " WHERE run_id = %s ORDER BY feed",
+            " rows_quarantined, rows_merged, rows_fixed, seconds, rows_skipped, warnings"
+            " FROM etl_feed_report WHERE run_id = %s ORDER BY feed",
             (row[0],),
         ).fetchall()
     ]
@@ -263,6 +335,7 @@ def run_month(
     month: Month | str,
     pseudonymiser: Pseudonymiser,
     *,
+    policy_codes: Collection[str],
     force: bool = False,
     progress: Progress = _no_progress,
 ) -> RunResult:
@@ -282,6 +355,9 @@ def run_month(
         ``YYYY-MM``.
     pseudonymiser
         Turns national IDs into tokens (the key comes from the settings).
+    policy_codes
+        The policy catalog's codes: subsidy rows paying another code are quarantined. Passed
+        in by the caller (etl does not import analytics, which owns the catalog).
     force
         Reload even when the same files were already published for the month.
     progress
@@ -315,7 +391,9 @@ def run_month(
                 run_id,
                 files,
                 month,
-                pseudonymiser=pseudonymiser,
+                refs=References(
+                    month, pd.Index([]), pseudonymiser, policy_codes=frozenset(policy_codes)
+                ),
                 progress=progress,
                 started=started,
             )
@@ -337,12 +415,12 @@ def _run(
     files: dict[str, Path],
     month: Month,
     *,
-    pseudonymiser: Pseudonymiser,
+    refs: References,
     progress: Progress,
     started: float,
 ) -> RunResult:
     places = _places(conn, month, next(iter(files.values())).parent)
-    refs = References(month, as_index(places.villages.index), pseudonymiser)
+    refs.villages = as_index(places.villages.index)
     raws: dict[str, RawFeed] = {}
     checks: dict[str, Checked] = {}
     seconds: dict[str, float] = {}
@@ -353,25 +431,24 @@ def _run(
         for spec in FEEDS:  # the roster first: it says which households and people exist
             clock = time.perf_counter()
             progress("read", spec.name)
-            raws[spec.name] = read_feed(files[spec.name], spec.column_names)
-            checked = checks[spec.name] = validate(raws[spec.name], spec, refs)
-            if spec.name == "civil_affairs_roster":
-                roster = checked.clean
-                refs.households = (
-                    roster.drop_duplicates("household_no")
-                    .set_index("household_no")["village_code"]
-                    .str[:6]
-                )
-                refs.persons = roster.set_index("person_token")["household_no"]
-                context = transform.FactContext(month, refs.persons, refs.households, places)
-                loader.submit("person", transform.people(roster, month))
-            else:
-                for table, frame in transform.FEED_FACTS[spec.name](checked.clean, context).items():
-                    loader.submit(table, frame)
-            if spec.name == "housing_appraisal":
-                placed = transform.households(roster, checked.clean, places, month)
-                households = len(placed)
-                loader.submit("household", placed)
+            with _naming(files[spec.name]):
+                raws[spec.name] = _read(files[spec.name], spec)
+                checked = checks[spec.name] = validate(raws[spec.name], spec, refs)
+                if not len(raws[spec.name].frame) and spec.empty == "warn":
+                    checked.warnings.insert(0, "the file holds only its header: no rows this month")
+                if spec.name == "civil_affairs_roster":
+                    roster = checked.clean
+                    _roster_references(refs, checked)
+                    context = transform.FactContext(month, refs.persons, refs.households, places)
+                    loader.submit("person", transform.people(roster, month))
+                else:
+                    facts = transform.FEED_FACTS[spec.name](checked.clean, context)
+                    for table, frame in facts.items():
+                        loader.submit(table, frame)
+                if spec.name == "housing_appraisal":
+                    placed = transform.households(roster, checked.clean, places, month)
+                    households = len(placed)
+                    loader.submit("household", placed)
             seconds[spec.name] = time.perf_counter() - clock
         progress("load", "waiting for the loader")
         clock = time.perf_counter()

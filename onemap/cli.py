@@ -28,6 +28,7 @@ app.command("synth")(synth_cli.synth)
 app.add_typer(etl_cli.etl_app, name="etl")
 app.command("derive")(analytics_cli.derive)
 etl_cli.set_after_publish(lambda month: analytics_cli.derive(month=month, checksum=False))
+etl_cli.set_policy_codes(analytics_cli.policy_codes)
 
 
 @app.command("init")
@@ -47,7 +48,11 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default 8050)."),
 ) -> None:
     """Serve the map at http://127.0.0.1:8050."""
+    from core import db  # noqa: PLC0415
     from dashboards.server import run  # noqa: PLC0415 — dash is only imported to serve
+
+    with db.ready_connection(geography=True):
+        pass  # an uninitialised database is refused here, with what to run
 
     run(host=host, port=port)
 

@@ -108,6 +108,7 @@ def _write_feed(
         out_dir / name,
         month=ctx.month,
         header_repeat_at=injected.header_repeat_at,
+        blank_row_at=injected.blank_row_at,
     )
     return FeedFile(
         feed=feed,

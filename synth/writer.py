@@ -117,10 +117,12 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _write_csv(frame: pd.DataFrame, fmt: FileFormat, path: Path) -> None:
-    _csv_ready(frame).to_csv(
-        path, index=False, encoding=fmt.encoding, lineterminator=fmt.newline, na_rep=""
-    )
+def _write_csv(frame: pd.DataFrame, fmt: FileFormat, path: Path, blank_row_at: int | None) -> None:
+    ready = _csv_ready(frame)
+    if blank_row_at is not None:  # a row of empty fields (`,,,,`): an Excel re-save's habit
+        blank = pd.DataFrame([[""] * len(ready.columns)], columns=ready.columns)
+        ready = pd.concat([ready.iloc[:blank_row_at], blank, ready.iloc[blank_row_at:]])
+    ready.to_csv(path, index=False, encoding=fmt.encoding, lineterminator=fmt.newline, na_rep="")
 
 
 def _cell_columns(frame: pd.DataFrame) -> list[list[object]]:
@@ -157,7 +159,11 @@ def _repack(data: bytes, stamp: str) -> bytes:
 
 
 def _write_xlsx(
-    frame: pd.DataFrame, fmt: FileFormat, path: Path, month: str, header_repeat_at: int | None
+    frame: pd.DataFrame,
+    fmt: FileFormat,
+    path: Path,
+    month: str,
+    rows_before: dict[int, list[object]],
 ) -> None:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(fmt.sheet)
@@ -166,8 +172,8 @@ def _write_xlsx(
     header = list(frame.columns)
     ws.append(header)
     for i, row in enumerate(zip(*_cell_columns(frame), strict=True)):
-        if i == header_repeat_at:  # a second export pasted under the first
-            ws.append(header)
+        if i in rows_before:  # a second export pasted under the first, a blank row
+            ws.append(rows_before[i])
         ws.append(list(row))
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -181,6 +187,7 @@ def write_feed(
     *,
     month: str,
     header_repeat_at: int | None = None,
+    blank_row_at: int | None = None,
 ) -> str:
     """Write one feed file and return its SHA-256.
 
@@ -196,6 +203,8 @@ def write_feed(
         ``YYYY-MM``: fills the title and the XLSX document dates (no wall-clock time is written).
     header_repeat_at : int, optional
         XLSX only: repeat the header before this data row (a defect the ETL must skip).
+    blank_row_at : int, optional
+        Leave a blank row (empty fields or cells) before this data row (the ETL skips it).
 
     Returns
     -------
@@ -203,9 +212,14 @@ def write_feed(
         Hex SHA-256 of the bytes written.
     """
     if fmt.kind == "csv":
-        _write_csv(frame, fmt, path)
+        _write_csv(frame, fmt, path, blank_row_at)
     else:
-        _write_xlsx(frame, fmt, path, month, header_repeat_at)
+        before: dict[int, list[object]] = {}
+        if blank_row_at is not None:
+            before[blank_row_at] = [None] * len(frame.columns)
+        if header_repeat_at is not None:
+            before[header_repeat_at] = list(frame.columns)  # the header wins a shared place
+        _write_xlsx(frame, fmt, path, month, before)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from analytics.cli import policy_codes
 from analytics.lifecycle import simulate_responses
 from analytics.run import DeriveResult, derive_month
 from core import cluster, db, migrate
@@ -49,6 +50,8 @@ SETTINGS = WarningSettings()
 MONTH, NEXT = "2024-06", "2024-07"
 SEED = 11
 KEY = b"test-hmac-key-0123456789abcdef"
+#: The policy catalog's codes, as `onemap etl run` passes them to the ETL.
+POLICY_CODES = policy_codes()
 #: Three counties keep the fixture quick; the ETL does not care how many there are.
 COUNTIES = ("331122", "330127", "330902")
 
@@ -177,7 +180,7 @@ def feeds(villages, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 def loaded(database_url: str, feeds: dict[str, Path]) -> RunResult:
     """The first month, loaded by the ETL into the session database."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY))
+        return run_month(conn, feeds[MONTH], MONTH, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import re
@@ -15,11 +16,13 @@ import pytest
 import shapely
 
 from analytics.catalog import load_catalog
+from etl import normalise
+from etl.feedspec import FEEDS_BY_NAME
 from etl.ids import is_valid_id, normalise_id, valid_id_mask
 from geo.crs import to_wgs84
 from geo.regions import MOUNTAIN_COUNTIES
 from synth import generate
-from synth.defects import TARGETS
+from synth.defects import FILE_DEFECTS, TARGETS
 from synth.feeds import FEEDS
 from synth.population import (
     COUNTY_NAMES,
@@ -102,18 +105,44 @@ def runs(tmp_path_factory, villages):
 
 
 def read_feed(manifest, feed: str) -> pd.DataFrame:
-    """Read a feed as text the way the ETL would: header row from the manifest, all as str."""
+    """Read a feed as text as it is in the file: header row from the manifest, all as str,
+    the blank row (a file defect, not a data row) left out; date cells as ISO dates."""
     entry = manifest.file(feed)
     path = manifest.path(feed)
     if entry.format == "csv":
-        return pd.read_csv(path, encoding=entry.encoding, dtype=str, keep_default_na=False)
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = list(wb.worksheets[0].iter_rows(values_only=True))
-    header = rows[entry.header_row - 1]
-    body = [
-        ["" if v is None else str(v) for v in r] for r in rows[entry.header_row :] if r != header
-    ]
-    return pd.DataFrame(body, columns=list(header), dtype=str)
+        frame = pd.read_csv(path, encoding=entry.encoding, dtype=str, keep_default_na=False)
+    else:
+        wb = openpyxl.load_workbook(path, read_only=True)
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+        header = rows[entry.header_row - 1]
+        width = len(header)
+        body = [
+            [
+                "" if v is None else v.date().isoformat() if isinstance(v, dt.datetime) else str(v)
+                for v in (*r, *[None] * (width - len(r)))  # a blank row may hold no cells
+            ]
+            for r in rows[entry.header_row :]
+            if r != header
+        ]
+        frame = pd.DataFrame(body, columns=list(header), dtype=str)
+    return frame[(frame != "").any(axis=1)].reset_index(drop=True)
+
+
+def excel_dates(manifest, feed: str) -> int:
+    """Date cells (not text) in an XLSX feed."""
+    wb = openpyxl.load_workbook(manifest.path(feed), read_only=True)
+    return sum(
+        isinstance(v, dt.datetime) for r in wb.worksheets[0].iter_rows(values_only=True) for v in r
+    )
+
+
+def as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Amounts as the ETL's normalisation reads them (￥, 元, thousands separators)."""
+    return (
+        frame.apply(lambda c: normalise.number(c.str.normalize("NFKC"))[0])
+        .replace("", np.nan)
+        .astype(float)
+    )
 
 
 def test_manifest_lists_every_feed_with_matching_row_counts(runs):
@@ -170,8 +199,11 @@ def test_clean_month_has_no_defects(runs):
 
 def test_defect_counts_follow_the_rate(runs):
     for entry in runs["a"].files:
-        row_defects = sum(v for k, v in entry.defects.items() if k != "repeated_header")
-        clean_rows = entry.rows - entry.defects.get("duplicate_row", 0)
+        row_defects = sum(v for k, v in entry.defects.items() if k not in FILE_DEFECTS)
+        copies = entry.defects.get("duplicate_row", 0) + entry.defects.get(
+            "conflicting_duplicate", 0
+        )
+        clean_rows = entry.rows - copies
         assert row_defects == round(0.01 * clean_rows), entry.feed
 
 
@@ -186,16 +218,39 @@ def test_defects_are_really_in_the_files(runs, villages):
         complete = (frame[list(targets.required)] != "").all(axis=1)
         assert frame[complete].duplicated().sum() == entry.defects["duplicate_row"], entry.feed
         if targets.household_column:
-            col = frame[targets.household_column]
+            col = frame[targets.household_column].str.normalize("NFKC")
             unknown = (col != "") & ~col.isin(known_households)
             assert unknown.sum() == entry.defects["unknown_household"], entry.feed
+            widened = col != frame[targets.household_column]
+            assert widened.sum() == entry.defects["fullwidth_household"], entry.feed
         if targets.date_column and entry.rows > 100:
             col = frame[targets.date_column]
-            odd = (col != "") & ~col.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-            assert odd.sum() == entry.defects["date_format"], entry.feed
+            iso = col.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+            assert ((col != "") & ~iso).sum() == entry.defects["date_format"], entry.feed
+            if targets.in_month_date:
+                early = iso & ~col.str.startswith(MONTH)
+                assert early.sum() == entry.defects["date_outside_month"], entry.feed
+            if targets.excel_dates:
+                assert excel_dates(manifest, entry.feed) == entry.defects["excel_date"]
         if targets.amount_columns:
-            values = frame[list(targets.amount_columns)].replace("", np.nan).astype(float)
+            text = frame[list(targets.amount_columns)]
+            plain = text.apply(lambda c: c.str.fullmatch(r"-?\d+\.\d{2}") | (c == ""))
+            assert (~plain).any(axis=1).sum() == entry.defects["amount_format"], entry.feed
+            values = as_numbers(text)
             assert (values < 0).any(axis=1).sum() == entry.defects["negative_amount"], entry.feed
+        if targets.conflict_column:
+            key = list(FEEDS_BY_NAME[entry.feed].key)
+            distinct = frame[complete].drop_duplicates()
+            clashes = distinct.duplicated(key).sum()
+            assert clashes == entry.defects["conflicting_duplicate"], entry.feed
+        if targets.policy_column:
+            codes = frame[targets.policy_column]
+            assert codes.str.fullmatch(r"p\d{3}").sum() == entry.defects["lowercase_policy"]
+            unknown_codes = codes.str.fullmatch(r"P0(6[1-9]|[7-9]\d)")
+            assert unknown_codes.sum() == entry.defects["unknown_policy"]
+        if targets.text_column:
+            typed = frame[targets.text_column].str.contains("户主身份证")
+            assert typed.sum() == entry.defects["id_in_text"], entry.feed
     unknown_village = ~roster["village_code"].isin(set(villages["code"])) & (
         roster["village_code"] != ""
     )

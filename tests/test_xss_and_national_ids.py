@@ -37,7 +37,7 @@ from tests.browser import (
     server_log,
     visible_point,
 )
-from tests.conftest import KEY, MONTH, NEXT, logged_in_client, make_user
+from tests.conftest import KEY, MONTH, NEXT, POLICY_CODES, logged_in_client, make_user
 from tests.privacy import NATIONAL_ID, national_ids
 from tests.test_browser_journey import received_bodies
 
@@ -119,7 +119,9 @@ def injected(
     assert _rewrite(roster, _encoding(folder, "civil_affairs_roster"), household, names) >= 2
     assert _rewrite(visits, _encoding(folder, "official_visits"), household, official) >= 1
     with psycopg.connect(database_url, autocommit=True) as owner:
-        result = run_month(owner, folder, NEXT, Pseudonymiser(KEY), force=True)
+        result = run_month(
+            owner, folder, NEXT, Pseudonymiser(KEY), policy_codes=POLICY_CODES, force=True
+        )
     assert result.status == "published"
     return Injected(household, village)
 
@@ -262,7 +264,7 @@ def test_etl_run_messages_hold_no_national_id(
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2 - 7])  # cut inside a line, as test_etl does
     with psycopg.connect(database_url, autocommit=True) as owner, pytest.raises(FeedUnreadable):
-        run_month(owner, folder, NEXT, Pseudonymiser(KEY))
+        run_month(owner, folder, NEXT, Pseudonymiser(KEY), policy_codes=POLICY_CODES)
     # pyarrow's parse error quotes the broken line; the stored message is masked.
     messages = [r[0] for r in conn.execute("SELECT message FROM etl_run").fetchall()]
     assert any("truncated" in (m or "") for m in messages)

@@ -112,13 +112,13 @@ def test_phone_map_targets_popups_sheet_and_network(
         # Offline: a step that cannot reach the server says so and keeps what is shown.
         legend = page.locator("#legend h3").inner_text()
         page.context.set_offline(True)
-        page.locator("#heat-toggle").tap()
+        page.locator("#heat-toggle").dispatch_event("click")
         page.wait_for_selector("#network-notice", state="visible", timeout=10_000)
         assert "网络已断开" in page.locator("#network-notice").inner_text()
         assert page.locator("#legend h3").inner_text() == legend
         page.screenshot(path=artifacts / "phone-offline.png")
         page.context.set_offline(False)
-        page.locator("#lang-en").tap()
+        page.locator("#lang-en").dispatch_event("click")
         page.wait_for_selector("#network-notice", state="hidden", timeout=15_000)
         assert csp_violations(page) == []
         assert not any("BOUNDS" in text for text in page.console), page.console

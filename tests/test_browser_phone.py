@@ -100,14 +100,16 @@ def test_phone_map_targets_popups_sheet_and_network(
         assert boxes(page, ".leaflet-tooltip") == []
         page.screenshot(path=artifacts / "phone-popup.png")
         # The sheet is pulled up and down with its handle (a portrait opened pulls it up).
-        up = "() => document.querySelector('#sheet').getBoundingClientRect().top < 200"
+        expanded = "() => document.querySelector('#sheet').classList.contains('expanded')"
         for _ in range(2):
-            was_up = page.evaluate(up)
+            was = page.evaluate(expanded)
             page.tap("#sheet-handle")
-            page.wait_for_function(f"() => ({up})() !== {str(was_up).lower()}")
-        if not page.evaluate(up):
+            page.wait_for_function(f"() => ({expanded})() !== {str(was).lower()}")
+        if not page.evaluate(expanded):
             page.tap("#sheet-handle")
-            page.wait_for_function(up)
+        page.wait_for_function(
+            "() => document.querySelector('#sheet').getBoundingClientRect().top < 200"
+        )
         assert "关键指标" in page.locator("#side-panel").inner_text()
         # Offline: a step that cannot reach the server says so and keeps what is shown.
         legend = page.locator("#legend h3").inner_text()

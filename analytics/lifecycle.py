@@ -79,29 +79,60 @@ def advance(
         )
 
 
+def _month_frame(month: Month) -> tuple[dt.datetime, dt.datetime]:
+    """The first instant of ``month`` and of the month after, in UTC."""
+    start = dt.datetime.combine(month.first_day, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(month.next().first_day, dt.time(), tzinfo=dt.UTC)
+    return start, end
+
+
 def simulate_responses(conn: psycopg.Connection, month: Month | str, *, seed: int) -> int:
     """Play the paired officials' responses to a month's new warnings (demo data only).
 
-    Most are acknowledged within hours (lognormal, median ~1.5 h; some miss the 3-hour
-    target), most acknowledged ones are verified on site within days, and some resolved.
-    Returns the number of warnings touched. The actor is recorded as ``synthetic``.
+    Everything happens inside the data month, as if the month were being lived: each warning is
+    raised at a time in its first three weeks (the ``raised`` timestamps are moved there), most
+    are acknowledged within hours (lognormal, median ~1.5 h; some miss the 3-hour target), most
+    acknowledged ones are verified on site within days, and some resolved; a step that would
+    fall after the month's end has not happened yet. Returns the number of warnings touched.
+    The actor is recorded as ``synthetic``.
     """
     month = Month.coerce(month)
+    start, end = _month_frame(month)
     rows = conn.execute(
-        "SELECT warning_id, raised_at FROM warning WHERE opened_month = %s::date"
+        "SELECT warning_id FROM warning WHERE opened_month = %s::date"
         " AND status = 'raised' ORDER BY warning_id",
         (month.first_day,),
     ).fetchall()
     rng = np.random.default_rng([seed, month.year * 100 + month.number])
-    for warning_id, raised_at in rows:
+    window = (end - start).total_seconds() * 0.7
+    for (warning_id,) in rows:
+        at = start + dt.timedelta(seconds=float(rng.uniform(0, window)))
+        _move_raised(conn, warning_id, at)
         if rng.random() < 0.08:
             continue  # not yet seen
-        at = raised_at + dt.timedelta(minutes=float(rng.lognormal(np.log(90), 0.8)))
+        at += dt.timedelta(minutes=float(rng.lognormal(np.log(90), 0.8)))
+        if at >= end:
+            continue
         advance(conn, warning_id, "acknowledged", actor="synthetic", at=at)
         if rng.random() < 0.7:
             at += dt.timedelta(hours=float(rng.uniform(4, 96)))
+            if at >= end:
+                continue
             advance(conn, warning_id, "verified", actor="synthetic", note="上门核实", at=at)
             if rng.random() < 0.4:
                 at += dt.timedelta(days=float(rng.uniform(1, 10)))
-                advance(conn, warning_id, "resolved", actor="synthetic", note="已落实帮扶", at=at)
+                if at < end:
+                    advance(
+                        conn, warning_id, "resolved", actor="synthetic", note="已落实帮扶", at=at
+                    )
     return len(rows)
+
+
+def _move_raised(conn: psycopg.Connection, warning_id: int, at: dt.datetime) -> None:
+    """Date a demo warning's raise (and its recorded event) inside the data month."""
+    with conn.transaction():
+        conn.execute("UPDATE warning SET raised_at = %s WHERE warning_id = %s", (at, warning_id))
+        conn.execute(
+            "UPDATE warning_event SET at = %s WHERE warning_id = %s AND status = 'raised'",
+            (at, warning_id),
+        )

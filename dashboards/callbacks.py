@@ -34,16 +34,16 @@ from layers.portrait import household_access
 PORTRAIT_ROUTE = "/_dash-update-component#portrait"
 
 
-def heat_layer(heat: bool, version: str, user: User) -> list[Any]:
-    """The warning heatmap tile layer, when it is switched on.
+def heat_layer(heat: bool, version: str, user: User, area: str) -> list[Any]:
+    """The warning heatmap tile layer of the area in view, when it is switched on.
 
     It sits in its own pane above the area polygons (which are filled) and below the
-    households, and lets clicks through to the areas.
+    households, and lets clicks through to the areas; it paints nothing outside ``area``.
     """
     if not heat:
         return []
     tiles = dl.TileLayer(
-        url=heat_url(version, user),
+        url=heat_url(version, user, area),
         opacity=0.85,
         maxZoom=18,
         className="onemap-heat",
@@ -58,6 +58,8 @@ def area_hideout(data: ViewData) -> dict[str, Any]:
     return data.shading.hideout() | {
         "unit": t(f"measure.{data.shading.measure.key}.unit", lang),
         "noDataLabel": t("tooltip.no_data", lang),
+        # The heatmap is read over a dimmed choropleth.
+        "dim": data.view.heat,
     }
 
 
@@ -118,7 +120,7 @@ def register(app: dash.Dash) -> None:
         Output(ids.BREADCRUMB, "children"),
         Output(ids.PANEL, "children"),
         Output(ids.DOCUMENT, "data"),
-        Output(ids.MAP, "viewport"),
+        Output(ids.FIT, "data"),
         Output(ids.FITTED, "data"),
         Input(ids.URL, "search"),
         State(ids.FITTED, "data"),
@@ -127,8 +129,9 @@ def register(app: dash.Dash) -> None:
         user = current_user()
         data = read_view(user, View.from_search(search, user.jurisdiction))
         area, view = data.area, data.view
-        # Fit the map when the area changes, not when a household or the language does.
-        viewport = {"bounds": (data.focus or area).bounds, "transition": "fitBounds"}
+        # Fit the map when the area changes, not when a household or the language does (in the
+        # browser: dash-leaflet's own `viewport` logs each fit to the console).
+        fit = {"bounds": (data.focus or area).bounds, "area": area.code}
         return (
             children_url(area.code, data.geography_version),
             area_hideout(data),
@@ -136,12 +139,12 @@ def register(app: dash.Dash) -> None:
             households_url(area.code, data.published, user.jurisdiction),
             data.clustered,
             household_hideout(data),
-            heat_layer(view.heat, data.heat, user),
+            heat_layer(view.heat, data.heat, user, area.code),
             topbar(view.lang, user, csrf_token()),
             breadcrumb(data.trail, view),
             side_panel(data, get_settings().map.public_url),
             {"lang": HTML_LANG[view.lang], "title": t("app.title", view.lang)},
-            no_update if fitted == area.code else viewport,
+            no_update if fitted == area.code else fit,
             area.code,
         )
 
@@ -175,6 +178,11 @@ def register(app: dash.Dash) -> None:
             visible = household_access(conn, user.scope, str(household_id)) is not None
         return view.with_household(str(household_id)).search() if visible else no_update
 
+    app.clientside_callback(
+        ClientsideFunction(namespace="onemap", function_name="fitArea"),
+        Output(ids.FIT_DONE, "data"),
+        Input(ids.FIT, "data"),
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="onemap", function_name="setDocument"),
         Output(ids.DOCUMENT_SET, "data"),

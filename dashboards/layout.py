@@ -1,4 +1,4 @@
-"""The map page: top bar, breadcrumb, full-screen map and a side panel."""
+"""The map page: top bar, breadcrumb, full-screen map and a side panel (a sheet on phones)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,25 @@ def households_layer() -> dl.Pane:
     return dl.Pane(layer, name=HOUSEHOLD_PANE, style={"zIndex": 500})
 
 
+def sheet() -> html.Aside:
+    """The panel's frame: beside the map on desks, a bottom sheet with a handle on phones."""
+    return html.Aside(
+        id=ids.SHEET,
+        className="panel sheet",
+        children=[
+            html.Button(
+                html.Span(className="grip"),
+                className="sheet-handle",
+                type="button",
+                id="sheet-handle",
+                title=t("sheet.handle", DEFAULT_LANG),
+                **aria_label(t("sheet.handle", DEFAULT_LANG)),
+            ),
+            html.Div(id=ids.PANEL, className="panel-body"),
+        ],
+    )
+
+
 def page(user: User, settings: MapSettings) -> html.Div:
     """Build the page; the map starts on the user's jurisdiction (the URL callback takes over).
 
@@ -65,6 +84,8 @@ def page(user: User, settings: MapSettings) -> html.Div:
             dcc.Store(id=ids.FITTED),
             dcc.Store(id=ids.DOCUMENT),
             dcc.Store(id=ids.DOCUMENT_SET),
+            dcc.Store(id=ids.FIT),
+            dcc.Store(id=ids.FIT_DONE),
             html.Header(
                 className="topbar",
                 id=ids.TOPBAR,
@@ -90,6 +111,7 @@ def page(user: User, settings: MapSettings) -> html.Div:
                         attributionControl=bool(settings.tile_url),
                         children=[
                             *basemap(settings),
+                            dl.ScaleControl(position="bottomleft", imperial=False, id="scale"),
                             dl.LayerGroup(id=ids.HEAT),
                             dl.GeoJSON(
                                 id=ids.AREAS,
@@ -102,7 +124,7 @@ def page(user: User, settings: MapSettings) -> html.Div:
                             households_layer(),
                         ],
                     ),
-                    html.Aside(id=ids.PANEL, className="panel"),
+                    sheet(),
                 ],
             ),
         ],

@@ -1,4 +1,4 @@
-"""Plain HTML pages beside the map: their common frame, and the login form.
+"""Plain HTML pages beside the map: their common frame, the login form and the refusal page.
 
 The door page and the audit page are built on :func:`page_template` and :func:`render_page` too.
 Jinja autoescapes every value.
@@ -94,3 +94,20 @@ def login_page(
         username=username,
         message=message,
     )
+
+
+_ERROR_PAGE = page_template(
+    "{{ title }} · {{ t('app.title') }}",
+    '<main class="forbidden" id="error-page">',
+    """<h1>{{ title }}</h1>
+<p class="error" id="error-message" role="alert">{{ message }}</p>
+<p><a href="/{{ '?lang=en' if lang == 'en' else '' }}" id="back-to-map">
+{{ t('forbidden.back') }}</a></p>
+</main></body></html>""",
+)
+
+
+def error_page(lang: str, message: str, *, status: int, query: dict[str, str]) -> str:
+    """The page a page request gets when it is refused (403) or fails, in ``lang``."""
+    key = "forbidden.title" if status == 403 else "page.error_title"
+    return render_page(_ERROR_PAGE, lang, query, title=t(key, lang), message=message)

@@ -11,6 +11,7 @@ from typing import Any
 from dash import dcc, html
 
 from core.access import PortraitAccess, User, suppress
+from dashboards.figures import heat_legend, key_figures
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
 from dashboards.routes import heat_download_url
@@ -48,13 +49,41 @@ def user_menu(user: User, csrf: str, lang: str) -> html.Div:
 
 
 def topbar(lang: str, user: User | None = None, csrf: str = "") -> list[Any]:
-    """The title, the synthetic-data notice and the user's menu."""
+    """The title, the synthetic-data notice, the network notice and the user's menu.
+
+    On a phone the bar is one line: the short title, a short synthetic-data badge and a menu
+    button that opens the user's menu (``onemap.js`` toggles it).
+    """
     items: list[Any] = [
-        html.H1(t("app.title", lang)),
+        html.H1(
+            [
+                html.Span(t("app.title", lang), className="title-full"),
+                html.Span(t("app.short_title", lang), className="title-short"),
+            ]
+        ),
         html.Span(t("app.synthetic", lang), className="synthetic", id="synthetic-notice"),
+        html.Span(t("app.synthetic_short", lang), className="synthetic-short"),
+        html.Div(
+            className="network-notice",
+            id="network-notice",
+            role="status",
+            children=[
+                html.Span(t("network.down", lang), className="network-down"),
+                html.Span(t("network.failed", lang), className="network-failed"),
+            ],
+        ),
     ]
     if user is not None:
-        items.append(user_menu(user, csrf, lang))
+        items += [
+            html.Button(
+                "☰",
+                className="menu-toggle",
+                type="button",
+                id="menu-toggle",
+                **aria_label(t("menu.label", lang)),
+            ),
+            user_menu(user, csrf, lang),
+        ]
     return items
 
 
@@ -225,7 +254,10 @@ def area_section(data: ViewData) -> list[Any]:
     if data.shows_households:
         shown = shown_count(data.households, data.viewer)
         facts += [html.Dt(t("panel.households", lang)), html.Dd(shown, id="households-count")]
-    content: list[Any] = [html.H2(area.name, id="area-title"), html.Dl(facts)]
+    content: list[Any] = [html.H2(area.name, id="area-title")]
+    if data.empty_village:
+        content.append(html.P(t("panel.empty_village", lang), className="note", id="empty-village"))
+    content += [*key_figures(data.figures, lang), html.Dl(facts)]
     if area.synthetic:
         content.append(html.P(t("panel.synthetic_area", lang), className="note"))
     if data.n_children:
@@ -234,6 +266,7 @@ def area_section(data: ViewData) -> list[Any]:
         html.H3(t("panel.measures", lang)),
         measure_links(data.view),
         legend(data.shading, lang, has_children=data.n_children > 0),
+        *([heat_legend(lang)] if data.view.heat else []),
         *households_note(data),
     ]
     if data.viewer.permissions.may_export and data.viewer.scope.covers(area.code):

@@ -12,7 +12,7 @@ import segno
 from dash import dcc, html
 
 from dashboards.messages import t, value_label
-from layers.portrait import Portrait
+from layers.portrait import Portrait, head_of_household
 
 #: The low-income standard drawn on the income chart (yuan per person and month).
 INCOME_STANDARD = 1145
@@ -63,6 +63,7 @@ def _benefit(row: dict[str, Any], lang: str) -> html.Li:
 def _income_chart(portrait: Portrait, lang: str) -> Any:
     if not portrait.income_history:
         return html.P(t("portrait.no_income", lang))
+    line = t("portrait.income_line", lang, amount=f"{INCOME_STANDARD:,}")
     figure = {
         "data": [
             {
@@ -74,10 +75,30 @@ def _income_chart(portrait: Portrait, lang: str) -> Any:
             }
         ],
         "layout": {
-            "xaxis": {"type": "category"},
-            "height": 160,
-            "margin": {"l": 40, "r": 10, "t": 10, "b": 30},
-            "yaxis": {"title": {"text": t("portrait.income_unit", lang)}},
+            "xaxis": {"type": "category", "automargin": True},
+            "height": 190,
+            # The unit is the chart's caption (above it), not an axis title over the ticks.
+            "margin": {"l": 10, "r": 10, "t": 24, "b": 10},
+            "yaxis": {"automargin": True, "rangemode": "tozero"},
+            "title": {
+                "text": t("portrait.income_unit", lang),
+                "font": {"size": 11},
+                "x": 0,
+                "xanchor": "left",
+                "y": 0.98,
+            },
+            "annotations": [
+                {
+                    "xref": "paper",
+                    "x": 1,
+                    "xanchor": "right",
+                    "y": INCOME_STANDARD,
+                    "yanchor": "bottom",
+                    "text": line,
+                    "showarrow": False,
+                    "font": {"size": 10, "color": "#bd0026"},
+                }
+            ],
             "shapes": [
                 {
                     "type": "line",
@@ -157,7 +178,7 @@ def _warning(row: dict[str, Any], lang: str) -> html.Li:
             html.Ul([html.Li(reason) for reason in localised(row, "reasons", lang)]),
             html.Small(
                 " → ".join(
-                    f"{t(f'warning.step.{s}', lang)} {at:%m-%d %H:%M}" for s, at in steps if at
+                    f"{t(f'warning.step.{s}', lang)} {at:%Y-%m-%d %H:%M}" for s, at in steps if at
                 )
             ),
         ],
@@ -242,6 +263,22 @@ def _door(portrait: Portrait, public_url: str, lang: str) -> list[Any]:
     ]
 
 
+def _heading(portrait: Portrait, lang: str) -> list[Any]:
+    """The head of household's name, the household number beneath it.
+
+    The portrait is only read for roles that may open it, and those see the members' names.
+    """
+    head = head_of_household(portrait) or t("portrait.head_unknown", lang)
+    return [
+        html.H2(head, id="portrait-title"),
+        html.P(
+            t("portrait.title", lang, id=portrait.household_id),
+            className="portrait-number",
+            id="portrait-number",
+        ),
+    ]
+
+
 def portrait_panel(portrait: Portrait, public_url: str, lang: str = "zh") -> list[Any]:
     """The side panel for one household, grouped as the portrait's 61 fields are.
 
@@ -250,7 +287,7 @@ def portrait_panel(portrait: Portrait, public_url: str, lang: str = "zh") -> lis
     """
     b = portrait.basics
     return [
-        html.H2(t("portrait.title", lang, id=portrait.household_id), id="portrait-title"),
+        *_heading(portrait, lang),
         html.P(
             t(
                 "portrait.note",

@@ -18,10 +18,11 @@ from flask import Blueprint, Response, jsonify, request
 from core import db
 from core.access import User
 from core.errors import OneMapError
-from core.scope import Scope
+from core.scope import Scope, is_admin_code
 from dashboards.door import door_login_page, door_page, not_found_page
 from dashboards.errors import error_message, http_status
 from dashboards.messages import normalise_lang
+from dashboards.pages import error_page
 from dashboards.viewer import audited_request, current_user, optional_user
 from geo.admin import data_version
 from layers.boundaries import area_geojson, children_geojson
@@ -31,6 +32,8 @@ from layers.household_points import points_for
 from layers.portrait import UnknownHousehold, open_by_token
 
 api = Blueprint("onemap_api", __name__)
+#: Paths whose errors are JSON (read by scripts and the map); every other path is a page.
+DATA_ROUTES = ("/api/", "/tiles/", "/downloads/", "/_dash-", "/healthz")
 
 
 def viewer_scope() -> Scope:
@@ -100,10 +103,19 @@ def heat_tile(z: int, x: int, y: int) -> Response:
     Roles without identified household points get tiles of the de-identified points.
     """
     user = current_user()
+    area = request.args.get("a") or None
+    if area is not None and not (is_admin_code(area) and user.scope.covers(area)):
+        raise UnknownTile(f"no heat tiles of area {area!r} in scope {user.jurisdiction}")
     with db.scoped(user.scope) as conn:
         try:
             png = tile_png(
-                conn, user.scope, z, x, y, deidentified=not user.permissions.identified_points
+                conn,
+                user.scope,
+                z,
+                x,
+                y,
+                deidentified=not user.permissions.identified_points,
+                area=area,
             )
         except ValueError as error:
             raise UnknownTile(str(error)) from error
@@ -112,10 +124,15 @@ def heat_tile(z: int, x: int, y: int) -> Response:
     return response
 
 
-def heat_url(version: str, user: User) -> str:
-    """The heat tile URL template; version and scope make tiles cacheable per jurisdiction."""
+def heat_url(version: str, user: User, area: str | None = None) -> str:
+    """The heat tile URL template; version, scope and area make tiles cacheable for good.
+
+    With ``area`` (inside the jurisdiction) the tiles show only that area's warnings, clipped to
+    its outline: the heatmap never paints outside the area in view.
+    """
     kind = "i" if user.permissions.identified_points else "d"
-    return "/tiles/heat/{z}/{x}/{y}.png?v=" + f"{version}&s={user.jurisdiction}{kind}"
+    clip = f"&a={area}" if area and user.scope.covers(area) else ""
+    return "/tiles/heat/{z}/{x}/{y}.png?v=" + f"{version}&s={user.jurisdiction}{kind}{clip}"
 
 
 def heat_download_url(code: str, version: str, lang: str = "zh") -> str:
@@ -169,12 +186,17 @@ def health() -> Response:
 def onemap_error(error: OneMapError) -> tuple[Response, int]:
     """Map onemap errors to their HTTP status with the user-facing message only.
 
-    Pages (the door page) get a page; data routes get JSON ``{"error": …}``.
+    Page requests (the door page, the audit page) get an HTML page in the viewer's language;
+    only data routes (:data:`DATA_ROUTES`) get JSON ``{"error": …}``.
     """
     lang = request_lang()
     message = error_message(error, lang)
     status = http_status(error)
     if request.path.startswith("/h/"):
         page = not_found_page(lang, message, refused=status == 403)
+        return Response(page, mimetype="text/html"), status
+    if not request.path.startswith(DATA_ROUTES):
+        # The language links do not repeat the refused query (it may name what was refused).
+        page = error_page(lang, message, status=status, query={})
         return Response(page, mimetype="text/html"), status
     return jsonify(error=message), status

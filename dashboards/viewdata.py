@@ -13,6 +13,7 @@ from core.errors import NotPermitted, OutOfScope, UnknownArea
 from core.scope import LEVEL_CODE_LENGTHS, Scope
 from dashboards.state import View
 from geo.admin import Area, children, data_version, get_area, lineage
+from layers.area_figures import AreaFigures, area_figures
 from layers.choropleth import Choropleth, children_choropleth, suppressed
 from layers.heatmap import heat_version
 from layers.households import (
@@ -47,6 +48,8 @@ class ViewData:
     #: What the map fits: the area, or (above the viewer's jurisdiction, where only the way
     #: down is drawn) its one visible child.
     focus: Area | None = None
+    #: The area's key figures as the viewer may see them (None above the jurisdiction).
+    figures: AreaFigures | None = None
 
     @property
     def area(self) -> Area:
@@ -61,6 +64,11 @@ class ViewData:
             and self.month is not None
             and self.viewer.scope.covers(self.area.code)
         )
+
+    @property
+    def empty_village(self) -> bool:
+        """A village where no household lives (the synthetic geography has some)."""
+        return self.shows_households and self.area.level == "village" and self.households == 0
 
     @property
     def clustered(self) -> bool:
@@ -117,6 +125,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
         households=household_count(conn, scope, code, month) if counted and month else 0,
         message=message,
         focus=_focus(conn, scope, trail[-1]),
+        figures=area_figures(conn, scope, code, suppress=user.permissions.suppress_small_counts),
     )
     if view.household is None:
         return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import mapclassify
 import numpy as np
@@ -21,6 +21,8 @@ from layers.measures import MEASURES, Measure
 WORSE_PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 BETTER_PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 NO_DATA = "#d9d9d9"
+#: Areas whose value is exactly zero (no warnings, no gaps): neutral, apart from the ramp.
+ZERO_COLOUR = "#f4f6f8"
 #: Areas whose count is shown as "<5" (to roles without portrait rights).
 SUPPRESSED_COLOUR = "#e5dcef"
 SCHEMES = ("quantiles", "natural_breaks")
@@ -33,9 +35,9 @@ class LegendEntry:
     low: float
     high: float
     colour: str
-    #: Areas in the class ("<5" for 1-4 when the viewer's counts are suppressed).
-    count: int | str
-    #: Shown instead of the range (the "<5" class).
+    #: Areas in the class: a count of areas, never suppressed (suppression is for households).
+    count: int
+    #: Shown instead of the range (the "<5" and the zero class).
     label: str | None = None
 
 
@@ -50,6 +52,8 @@ class Choropleth:
     breaks: list[float] = field(default_factory=list)
     colours: list[str] = field(default_factory=list)
     legend: list[LegendEntry] = field(default_factory=list)
+    #: Zero has its own neutral class (measures where more is worse); the ramp starts above it.
+    zero_class: bool = False
 
     def hideout(self) -> dict[str, object]:
         """The browser-side styling data (``hideout`` of the GeoJSON layer).
@@ -62,6 +66,7 @@ class Choropleth:
             "colours": self.colours,
             "noData": NO_DATA,
             "suppressedColour": SUPPRESSED_COLOUR,
+            "zeroColour": ZERO_COLOUR if self.zero_class else None,
             "decimals": self.measure.decimals,
         }
 
@@ -143,36 +148,36 @@ def _classified(
     measure: Measure, month: dt.date | None, values: dict[str, float | str | None], scheme: str
 ) -> Choropleth:
     present = [v for v in values.values() if isinstance(v, float)]
-    breaks = classify(present, scheme=scheme if scheme in SCHEMES else "quantiles")
+    # Where more is worse, zero (no warnings, no gaps) is not a shade of alarm: its own class.
+    zero_class = measure.higher_is_worse and 0.0 in present
+    ramp = [v for v in present if v != 0.0] if zero_class else present
+    breaks = classify(ramp, scheme=scheme if scheme in SCHEMES else "quantiles")
     palette = WORSE_PALETTE if measure.higher_is_worse else BETTER_PALETTE
     colours = list(palette[len(palette) - len(breaks) :]) if breaks else []
     legend: list[LegendEntry] = []
     previous = -math.inf
     for high, colour in zip(breaks, colours, strict=True):
-        count = sum(1 for v in present if previous < v <= high)
-        low = min(present) if previous == -math.inf else previous
+        count = sum(1 for v in ramp if previous < v <= high)
+        low = min(ramp) if previous == -math.inf else previous
         legend.append(LegendEntry(low, high, colour, count))
         previous = high
     hidden = sum(1 for v in values.values() if v == SUPPRESSED)
     if hidden:
         legend.insert(0, LegendEntry(1, SUPPRESS_BELOW - 1, SUPPRESSED_COLOUR, hidden, SUPPRESSED))
-    return Choropleth(measure, month, values, breaks, colours, legend)
+    if zero_class:
+        zeros = sum(1 for v in present if v == 0.0)
+        legend.insert(0, LegendEntry(0.0, 0.0, ZERO_COLOUR, zeros, "0"))
+    return Choropleth(measure, month, values, breaks, colours, legend, zero_class)
 
 
 def suppressed(choropleth: Choropleth) -> Choropleth:
     """The choropleth as a role without portrait rights sees it: counts 1-4 become "<5".
 
     Values of count measures from 1 to 4 are replaced (the class breaks are computed again
-    without them, so no break gives them away) and so are legend counts of 1-4 areas.
+    without them, so no break gives them away). The legend's counts are counts of *areas*, not
+    of households: they are shown as they are.
     """
-    result = choropleth
-    if choropleth.measure.is_count:
-        values = {c: SUPPRESSED if _small(v) else v for c, v in choropleth.values.items()}
-        result = _classified(choropleth.measure, choropleth.month, values, "quantiles")
-    legend = [
-        replace(e, count=SUPPRESSED)
-        if isinstance(e.count, int) and 0 < e.count < SUPPRESS_BELOW
-        else e
-        for e in result.legend
-    ]
-    return replace(result, legend=legend)
+    if not choropleth.measure.is_count:
+        return choropleth
+    values = {c: SUPPRESSED if _small(v) else v for c, v in choropleth.values.items()}
+    return _classified(choropleth.measure, choropleth.month, values, "quantiles")

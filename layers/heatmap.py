@@ -11,7 +11,7 @@ import io
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -19,7 +19,7 @@ import numpy as np
 import psycopg
 import shapely
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy.ndimage import gaussian_filter
 
 from core.errors import UnknownArea
@@ -39,20 +39,22 @@ LEVEL_WEIGHTS = {"red": 3.0, "orange": 2.0, "yellow": 1.0}
 #: Blur radius in pixels, and the margin of neighbouring tiles read so edges match.
 SIGMA_PX = 6.0
 _MARGIN_PX = int(4 * SIGMA_PX)
-#: Density at which the colour saturates (about four red warnings on one spot).
-_SATURATION = 12.0 / (2 * math.pi * SIGMA_PX**2)
+#: Density at which the colour saturates at least (about three red warnings on one spot).
+_SATURATION = 8.0 / (2 * math.pi * SIGMA_PX**2)
+#: Where warnings are many, the colour saturates at this many times their mean density over
+#: their extent: a county of thousands of warnings is not one dark blot, a few still show.
+_HOTSPOT = 8.0
 _HALF_WORLD = 20037508.342789244
-# Transparent → yellow → orange → red, with rising opacity.
-_RAMP = np.array(
-    [
-        [255, 255, 178, 0],
-        [254, 204, 92, 150],
-        [253, 141, 60, 190],
-        [240, 59, 32, 215],
-        [189, 0, 38, 235],
-    ],
-    dtype=float,
+#: Transparent → cyan → blue → violet → deep purple, with rising opacity: it contrasts with the
+#: yellow→red choropleth beneath it (the legend of the map page draws the same stops).
+HEAT_STOPS = (
+    (29, 145, 192, 0),
+    (29, 145, 192, 190),
+    (37, 52, 148, 215),
+    (122, 1, 119, 235),
+    (45, 0, 75, 245),
 )
+_RAMP = np.array(HEAT_STOPS, dtype=float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,16 @@ class HeatPoints:
     x: NDArray[np.float64]
     y: NDArray[np.float64]
     weight: NDArray[np.float64]
+    #: The outline (Web Mercator) the tiles are clipped to: the area in view, or None.
+    clip: shapely.Geometry | None = None
+
+    def saturation(self, pixel: float) -> float:
+        """The density (weight per pixel of ``pixel`` metres) drawn in the darkest colour."""
+        if self.x.size < 2:
+            return _SATURATION
+        extent = max(float(np.ptp(self.x)) * float(np.ptp(self.y)), pixel**2)
+        mean = float(self.weight.sum()) / extent * pixel**2
+        return max(_SATURATION, _HOTSPOT * mean)
 
 
 _POINTS_SQL = """
@@ -69,10 +81,14 @@ SELECT h.household_id, h.village_code, ST_X(h.geom), ST_Y(h.geom), m.level
 FROM warning_month m
 JOIN household h ON h.month = m.month AND h.household_id = m.household_id
 WHERE m.month = (SELECT max(month) FROM warning_month)
-  AND m.village_code LIKE %(scope_like)s
+  AND m.village_code LIKE %(scope_like)s AND m.village_code LIKE %(area_like)s
 """
-#: Warning points per (data version, scope, de-identified): a few scopes are kept at once.
-_cache: OrderedDict[tuple[str, str, bool], HeatPoints] = OrderedDict()
+_OUTLINE_SQL = """
+SELECT ST_AsBinary(ST_Transform(d.geom, 3857))
+FROM admin_area a JOIN admin_area_display d USING (code) WHERE a.code = %(code)s
+"""
+#: Warning points per (data version, scope, de-identified, area): a few are kept at once.
+_cache: OrderedDict[tuple[str, str, bool, str], HeatPoints] = OrderedDict()
 _POINTS_CACHE_SIZE = 16
 _cache_lock = threading.Lock()
 
@@ -117,17 +133,30 @@ def warning_points(
 
 
 def heat_points(
-    conn: psycopg.Connection, scope: Scope, version: str, *, deidentified: bool = False
+    conn: psycopg.Connection,
+    scope: Scope,
+    version: str,
+    *,
+    deidentified: bool = False,
+    area: str | None = None,
 ) -> HeatPoints:
-    """The latest month's warnings inside ``scope`` (cached per data version and scope)."""
-    key = (version, scope.prefix, deidentified)
+    """The latest month's warnings inside ``scope`` (and ``area``), cached per data version.
+
+    With ``area`` the points carry its outline, to which :func:`render_tile` clips.
+    """
+    key = (version, scope.prefix, deidentified, area or "")
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-    rows = conn.execute(_POINTS_SQL, {"scope_like": scope.like}).fetchall()
+    params = {"scope_like": scope.like, "area_like": (area or "") + "%"}
+    rows = conn.execute(_POINTS_SQL, params).fetchall()
     points = warning_points(conn, rows, deidentified=deidentified)
+    if area is not None:
+        outline = conn.execute(_OUTLINE_SQL, {"code": area}).fetchone()
+        if outline is not None:
+            points = replace(points, clip=shapely.from_wkb(bytes(outline[0])))
     with _cache_lock:
         for old in [k for k in _cache if k[0] != version]:
             del _cache[old]  # only the current version is worth keeping
@@ -192,20 +221,37 @@ def render_tile(points: HeatPoints, z: int, x: int, y: int) -> bytes:
         return EMPTY_TILE
     density = gaussian_filter(grid, SIGMA_PX, mode="constant")
     density = density[_MARGIN_PX : _MARGIN_PX + TILE, _MARGIN_PX : _MARGIN_PX + TILE]
-    level = np.clip(density / _SATURATION, 0, 1) * (len(_RAMP) - 1)
+    level = np.clip(density / points.saturation(pixel), 0, 1) * (len(_RAMP) - 1)
     low = np.floor(level).astype(int)
     high = np.minimum(low + 1, len(_RAMP) - 1)
     mix = (level - low)[..., None]
     rgba = _RAMP[low] * (1 - mix) + _RAMP[high] * mix
     rgba[density < 1e-4 * _SATURATION] = 0
+    if points.clip is not None:
+        rgba[..., 3] *= _inside(points.clip, west, north, pixel)
     image = Image.fromarray(rgba.astype(np.uint8), mode="RGBA")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
+def _inside(
+    outline: shapely.Geometry, west: float, north: float, pixel: float
+) -> NDArray[np.float64]:
+    """1 for the tile's pixels inside ``outline`` (Web Mercator), 0 outside."""
+    mask = Image.new("L", (TILE, TILE), 0)
+    draw = ImageDraw.Draw(mask)
+    for polygon in shapely.get_parts(outline):
+        rings = [polygon.exterior, *polygon.interiors]
+        for fill, ring in zip([255] + [0] * (len(rings) - 1), rings, strict=True):
+            xy = np.asarray(ring.coords)
+            pixels = np.column_stack(((xy[:, 0] - west) / pixel, (north - xy[:, 1]) / pixel))
+            draw.polygon([(float(a), float(b)) for a, b in pixels], fill=fill)
+    return np.asarray(mask, dtype=float) / 255.0
+
+
 _TILE_CACHE_SIZE = 4096
-_tiles: OrderedDict[tuple[str, str, bool, int, int, int], bytes] = OrderedDict()
+_tiles: OrderedDict[tuple[str, str, bool, str, int, int, int], bytes] = OrderedDict()
 
 
 def heat_version(conn: psycopg.Connection) -> str:
@@ -218,21 +264,29 @@ def heat_version(conn: psycopg.Connection) -> str:
 
 
 def tile_png(
-    conn: psycopg.Connection, scope: Scope, z: int, x: int, y: int, *, deidentified: bool = False
+    conn: psycopg.Connection,
+    scope: Scope,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    deidentified: bool = False,
+    area: str | None = None,
 ) -> bytes:
-    """A heat tile for ``scope``, from the memory cache when it was rendered before.
+    """A heat tile for ``scope`` (only ``area``'s warnings, clipped to it, when given).
 
-    The cache is keyed by data version, scope and de-identification: a tile rendered for one
-    jurisdiction is never served to another.
+    From the memory cache when it was rendered before. The cache is keyed by data version,
+    scope, de-identification and area: a tile rendered for one jurisdiction is never served to
+    another.
     """
     version = heat_version(conn)
-    key = (version, scope.prefix, deidentified, z, x, y)
+    key = (version, scope.prefix, deidentified, area or "", z, x, y)
     with _cache_lock:
         hit = _tiles.get(key)
         if hit is not None:
             _tiles.move_to_end(key)
             return hit
-    points = heat_points(conn, scope, version, deidentified=deidentified)
+    points = heat_points(conn, scope, version, deidentified=deidentified, area=area)
     png = render_tile(points, z, x, y)
     with _cache_lock:
         _tiles[key] = png

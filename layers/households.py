@@ -1,8 +1,8 @@
 """The household layer: points of the latest published month inside an area, for the map.
 
-Each point carries its warning level (the map colours points and clusters by it). One response
-never holds more than :data:`MAX_FEATURES` households: when an area has more, households with
-warnings come first and the collection says ``"truncated": true`` with the ``total``.
+Each point carries the level of its open warning (the map colours points and clusters by it).
+One response never holds more than :data:`MAX_FEATURES` households: when an area has more,
+households with warnings come first and the collection says ``"truncated": true`` and ``total``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ FROM (
                    'status', h.status, 'size', h.size, 'precision', h.geo_precision,
                    'warning_level', coalesce(w.level, 'none'))) AS feature
     FROM household h
-    LEFT JOIN warning_month w ON w.month = h.month AND w.household_id = h.household_id
+    -- Coloured by the month's warning only while it is open: a resolved one no longer alarms.
+    LEFT JOIN (warning_month w JOIN warning o
+               ON o.warning_id = w.warning_id
+                  AND o.status IN ('raised', 'acknowledged', 'verified'))
+        ON w.month = h.month AND w.household_id = h.household_id
     WHERE"""
     + _IN_AREA
     + ") f"

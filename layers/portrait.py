@@ -228,3 +228,15 @@ def _open(trail: Audited, household_id: str, facts: tuple[str, bool], view: str)
     portrait = household_portrait(trail.conn, trail.user.scope, household_id)
     trail.shows([household_id], area=portrait.basics["village_code"], view=view)
     return portrait
+
+
+#: How the civil-affairs roster names the head of household (a stored value, not a UI text).
+HEAD_OF_HOUSEHOLD = "户主"
+
+
+def head_of_household(portrait: Portrait) -> str | None:
+    """The name of the head of household, when the portrait lists one."""
+    for member in portrait.members:
+        if member.get("relation") == HEAD_OF_HOUSEHOLD and member.get("name"):
+            return str(member["name"])
+    return None

@@ -101,10 +101,17 @@ def serve_app(database_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def open_page(base: str | None = None, username: str | None = None) -> Iterator[Any]:
+def open_page(
+    base: str | None = None,
+    username: str | None = None,
+    *,
+    size: tuple[int, int] = (1280, 800),
+    touch: bool = False,
+) -> Iterator[Any]:
     """A Playwright page in Debian chromium that refuses (and records) non-local requests.
 
     With ``base`` and ``username`` it logs in first (password :data:`tests.accounts.PASSWORD`).
+    ``size`` is the viewport; ``touch`` makes it a phone (touch screen, no hover).
     The page records what it asked for (``requests_made``), the responses it got
     (``responses``), its console messages (``console``: CSP violations show up there) and any
     JavaScript dialog (``dialogs``: an injected ``alert`` would land there, dismissed).
@@ -113,7 +120,12 @@ def open_page(base: str | None = None, username: str | None = None) -> Iterator[
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        context = browser.new_context(
+            viewport={"width": size[0], "height": size[1]},
+            locale="zh-CN",
+            is_mobile=touch,
+            has_touch=touch,
+        )
         page: Any = context.new_page()  # carries the request records below
         page.outside_requests = []
         page.requests_made = []  # every URL the page asked for, in order

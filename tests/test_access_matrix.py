@@ -41,6 +41,7 @@ PUBLIC_ROUTES = {
 #: Callbacks that run in the browser only: no request reaches the server.
 CLIENTSIDE = {
     "document.data": "onemap.setDocument sets the page title and language from the view",
+    "fit-bounds.data": "onemap.fitArea fits the map to the bounds the view callback sent",
 }
 
 
@@ -205,6 +206,8 @@ def heat_case(m: Matrix) -> None:
         response = m.client.get(f"/tiles/heat/{z}/{x}/{y}.png")
         assert response.status_code == 200
         assert alpha(response.data).max() == 0, f"a warning of {b.code} shows in A's heatmap"
+        # Nor does asking for B's area as the heatmap's clip.
+        assert m.client.get(f"/tiles/heat/{z}/{x}/{y}.png?a={b.code}").status_code == 404
         # The control: the same tile drawn for B's own jurisdiction shows the warning.
         with psycopg.connect(m.database_url) as owner:
             assert alpha(tile_png(owner, Scope(b.code), z, x, y)).max() > 0
@@ -234,6 +237,14 @@ def door_case(m: Matrix) -> None:
 def audit_case(m: Matrix) -> None:
     for query in ("", f"?area={m.sibling.code}", f"?household={sorted(m.foreign.households)[0]}"):
         assert m.client.get("/audit" + query).status_code == 403
+
+
+def audit_export_case(m: Matrix) -> None:
+    for kind in ("csv", "xlsx"):
+        for query in ("", f"?area={m.foreign.code}"):
+            response = m.client.get(f"/audit/export.{kind}{query}")
+            assert response.status_code == 403 and response.mimetype == "text/html"
+            m.assert_no_trace(text(response), m.foreign)
 
 
 def health_case(m: Matrix) -> None:
@@ -270,6 +281,7 @@ ROUTE_CASES: dict[str, Callable[[Matrix], None]] = {
     "/downloads/heat/<code>.tif": download_case,
     "/h/<token>": door_case,
     "/audit": audit_case,
+    "/audit/export.<kind>": audit_export_case,
     "/healthz": health_case,
     "/logout": logout_case,
     "/": page_case("/?area={b}"),

@@ -100,7 +100,7 @@ def test_switching_the_measure_recolours_the_map(
     page.goto(base_url + "/?area=33&layer=warnings_per_100")
     wait_for_children(page, child_codes(conn, "33"))
     page.wait_for_selector("#legend h3")
-    assert "每百户预警数" in page.locator("#legend h3").inner_text()
+    assert "预警数（个/百户）" in page.locator("#legend h3").inner_text()
     before = fills(page)
     page.get_by_role("link", name="人均月收入中位数").click()
     page.wait_for_url("**/?area=33&layer=income_median")

@@ -103,7 +103,7 @@ def wait_for_heat_tiles(page: Any) -> None:
 
 def click_household(page: Any, household: str) -> None:
     """Click a household's point where it is drawn on top, once the map has settled."""
-    page.mouse.click(*visible_point(page, f"path.onemap-hh-{household}"))
+    page.mouse.click(*visible_point(page, f".onemap-hh-{household}"))
 
 
 def view_summary(page: Any) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def test_the_whole_journey(
             if code == town:
                 # Every household of the town is on the map: in a cluster or on its own.
                 page.wait_for_function(
-                    """(n) => document.querySelectorAll('path.onemap-household').length +
+                    """(n) => document.querySelectorAll('.onemap-household').length +
                         [...document.querySelectorAll('.onemap-cluster [data-count]')]
                             .reduce((sum, c) => sum + Number(c.dataset.count), 0) === n""",
                     arg=households_in(conn, town),
@@ -161,14 +161,14 @@ def test_the_whole_journey(
                 assert "点击聚合圆圈放大" in page.locator("#households-note").inner_text()
                 page.screenshot(path=artifacts / "journey-2-town-clusters.png")
         assert crumbs(page) == trail
-        page.wait_for_selector(f"path.onemap-hh-{household}", timeout=15_000)
+        page.wait_for_selector(f".onemap-hh-{household}", timeout=15_000)
         page.screenshot(path=artifacts / "journey-3-village.png")
 
         # 3. Click the household: its portrait opens, and the URL says so.
         click_household(page, household)
         wait_for_query(page, area=village, household=household)
-        wait_for_text(page, "#portrait-title", f"户 {household}")
-        assert page.locator(f"path.onemap-hh-{household}.onemap-selected").count() == 1
+        wait_for_text(page, "#portrait-number", f"户 {household}")
+        assert page.locator(f".onemap-hh-{household}.onemap-selected").count() == 1
         assert "返贫预警" in page.locator("#side-panel").inner_text()
         page.screenshot(path=artifacts / "journey-4-portrait.png")
 
@@ -187,7 +187,7 @@ def test_the_whole_journey(
         # 6. English: every label switches, area names stay Chinese.
         page.locator("#lang-en").click()
         wait_for_query(page, lang="en", heat="1", layer="income_median", household=household)
-        wait_for_text(page, "#portrait-title", f"Household {household}")
+        wait_for_text(page, "#portrait-number", f"Household {household}")
         english = view_summary(page)
         assert english["legend"].startswith("Median income per capita")
         assert english["heat"] == "Hide warning heatmap"
@@ -196,7 +196,7 @@ def test_the_whole_journey(
         assert crumbs(page) == trail
         panel = page.locator("#side-panel").inner_text()
         assert "Return-to-poverty warnings" in panel and "返贫预警" not in panel
-        page.locator(f"path.onemap-hh-{household}").hover(force=True)
+        page.locator(f".onemap-hh-{household}").hover(force=True)
         tooltip = page.locator(".leaflet-tooltip").last
         tooltip.wait_for(timeout=15_000)
         assert household in tooltip.inner_text() and "persons" in tooltip.inner_text()
@@ -212,15 +212,15 @@ def test_the_whole_journey(
         # 7. And back to Chinese.
         page.locator("#lang-zh").click()
         wait_for_query(page, lang=None, heat="1", household=household)
-        wait_for_text(page, "#portrait-title", f"户 {household}")
+        wait_for_text(page, "#portrait-number", f"户 {household}")
         assert view_summary(page)["htmlLang"] == "zh-CN"
 
         # 8. The copied English link opens the same view.
         page.goto(deep_link)
-        wait_for_text(page, "#portrait-title", f"Household {household}")
+        wait_for_text(page, "#portrait-number", f"Household {household}")
         wait_for_text(page, "#legend h3", "Median income per capita")
         wait_for_heat_tiles(page)
-        page.wait_for_selector(f"path.onemap-hh-{household}.onemap-selected")
+        page.wait_for_selector(f".onemap-hh-{household}.onemap-selected")
         assert view_summary(page) == english
         assert query(page) == {
             "area": village,

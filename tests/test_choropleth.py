@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import OutOfScope
@@ -19,6 +19,7 @@ from layers.measures import MEASURES
     st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), max_size=200),
     st.sampled_from(["quantiles", "natural_breaks"]),
 )
+@settings(deadline=None)  # mapclassify's first natural-breaks run is slow on a busy machine
 def test_classes_cover_every_value(values: list[float], scheme: str) -> None:
     breaks = classify(values, scheme=scheme)
     assert breaks == sorted(set(breaks))
@@ -47,7 +48,8 @@ def test_legend_counts_every_child_with_data(
     assert sum(entry.count for entry in shading.legend) == len(present)
     assert shading.legend[0].low == min(present)
     assert shading.legend[-1].high == max(present)
-    assert len(shading.colours) == len(shading.breaks) == len(shading.legend)
+    ramp = [entry for entry in shading.legend if entry.label is None]
+    assert len(shading.colours) == len(shading.breaks) == len(ramp)
     hideout = shading.hideout()
     assert hideout["values"] == shading.values and hideout["breaks"] == shading.breaks
 

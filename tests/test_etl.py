@@ -476,7 +476,7 @@ def test_the_map_shows_the_households_of_a_town(
         page.goto(f"{base}/?area={town}")
         # Every household of the town is on the map: in a cluster or on its own.
         page.wait_for_function(
-            """(n) => document.querySelectorAll('path.onemap-household').length +
+            """(n) => document.querySelectorAll('.onemap-household').length +
                 [...document.querySelectorAll('.onemap-cluster [data-count]')]
                     .reduce((sum, c) => sum + Number(c.dataset.count), 0) === n""",
             arg=count,
@@ -487,11 +487,11 @@ def test_the_map_shows_the_households_of_a_town(
     with serve_app(database_url) as base, open_page(base, village_official.username) as page:
         page.goto(f"{base}/?area={village}")
         page.wait_for_function(
-            "(n) => document.querySelectorAll('path.onemap-household').length === n",
+            "(n) => document.querySelectorAll('.onemap-household').length === n",
             arg=households,
             timeout=15_000,
         )
         # Households placed only inside their village are drawn differently (hollow, dashed).
-        assert page.locator("path.onemap-household-village").count() == estimated
+        assert page.locator(".onemap-household-village").count() == estimated
         page.screenshot(path=artifacts / "households-village.png")
         assert page.outside_requests == []

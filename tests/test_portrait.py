@@ -87,21 +87,21 @@ def test_clicking_a_household_opens_its_portrait(
     official = make_user(database_url, Role.OFFICIAL, village)
     with serve_app(database_url) as base, open_page(base, official.username) as page:
         page.goto(f"{base}/?area={village}")
-        page.wait_for_selector("path.onemap-household")
+        page.wait_for_selector(".onemap-household")
         # Click a household the way a person does: where it is drawn on top, once the map
         # has stopped moving (it fits the village's bounds as the page opens).
         for _ in range(20):
             page.wait_for_timeout(250)
             if page.locator(".leaflet-zoom-anim").count():
                 continue
-            point = page.locator("path.onemap-household").first.evaluate(FIND_POINT_INSIDE)
+            point = page.locator(".onemap-household").first.evaluate(FIND_POINT_INSIDE)
             if point is None:
                 continue
             page.mouse.click(point[0], point[1])
             if page.locator("#portrait-title").count():
                 break
         page.wait_for_selector("#portrait-title", timeout=15_000)
-        assert page.locator("#portrait-title").inner_text().startswith("户 H")
+        assert page.locator("#portrait-number").inner_text().startswith("户 H")
         qr = page.locator("#door-qr").get_attribute("src")
         assert qr is not None and qr.startswith("data:image/svg+xml")
         assert "**********" in page.locator(".members").inner_text()

@@ -174,7 +174,7 @@ def journey(injected: Injected, database_url: str, artifacts: Path) -> Journey:
 
 
 def _hover(page: Any, household: str) -> str:
-    page.mouse.move(*visible_point(page, f"path.onemap-hh-{household}"))
+    page.mouse.move(*visible_point(page, f".onemap-hh-{household}"))
     tooltip = page.locator(".leaflet-tooltip").last
     tooltip.wait_for(timeout=15_000)
     return str(tooltip.inner_text())

@@ -15,6 +15,8 @@ window.onemap = Object.assign({}, window.onemap, {
             fill = hideout.noData || "#d9d9d9";
             if (typeof value === "string") {  // a count shown as "<5"
                 fill = hideout.suppressedColour || fill;
+            } else if (value === 0 && hideout.zeroColour) {  // zero: neutral, not a shade of alarm
+                fill = hideout.zeroColour;
             } else if (value !== null) {
                 let i = breaks.findIndex(function (b) { return value <= b; });
                 if (i < 0) { i = breaks.length - 1; }
@@ -25,7 +27,7 @@ window.onemap = Object.assign({}, window.onemap, {
             color: "#3b4a5a",
             weight: props.has_children ? 1 : 2,
             fillColor: fill,
-            fillOpacity: 0.7,
+            fillOpacity: hideout.dim ? 0.3 : 0.7,  // dimmed under the heatmap
             className: "onemap-area onemap-area-" + props.code
         };
     },
@@ -59,12 +61,36 @@ window.onemap = Object.assign({}, window.onemap, {
                 (selected ? " onemap-selected" : "")
         };
     },
+    _rgba: function (hex, alpha) {
+        const n = parseInt(String(hex).slice(1), 16);
+        return "rgba(" + [(n >> 16) & 255, (n >> 8) & 255, n & 255, alpha].join(",") + ")";
+    },
     householdPoint: function (feature, latlng, context) {
-        // In their own pane, above the areas and the heatmap, whichever layer loaded last.
+        // A marker whose (invisible) hit area is larger than the dot: 44 px on touch screens
+        // (onemap.css), so a finger finds it. In its own pane, above the areas and the heatmap.
         const hideout = (context && context.hideout) || {};
-        const options = window.onemap.householdStyle(feature, context);
-        options.pane = hideout.pane || "overlayPane";
-        return L.circleMarker(latlng, options);
+        const s = window.onemap.householdStyle(feature, context);
+        const dot = document.createElement("span");
+        dot.className = "onemap-dot";
+        dot.style.width = dot.style.height = (2 * s.radius) + "px";
+        dot.style.border = s.weight + "px " + (s.dashArray ? "dashed " : "solid ") + s.color;
+        dot.style.background = window.onemap._rgba(s.fillColor, s.fillOpacity);
+        const icon = L.divIcon({html: dot, className: s.className + " onemap-hit", iconSize: null});
+        return L.marker(latlng, {
+            icon: icon, pane: hideout.pane || "markerPane", keyboard: false,
+            zIndexOffset: hideout.selected === feature.properties.household_id ? 1000 : 0
+        });
+    },
+    _bindInfo: function (layer, label) {
+        // A hover tooltip with a mouse; on touch screens a tap opens a popup (kept in view).
+        if (window.onemap.touch()) {
+            layer.bindPopup(label, {
+                maxWidth: Math.min(300, window.innerWidth - 48), autoPanPadding: [12, 12],
+                className: "onemap-popup"
+            });
+        } else {
+            layer.bindTooltip(label, {direction: "top", offset: [0, -6], className: "onemap-tooltip"});
+        }
     },
     householdEachFeature: function (feature, layer, context) {
         const p = feature.properties;
@@ -74,7 +100,7 @@ window.onemap = Object.assign({}, window.onemap, {
         if (!p.household_id) {  // de-identified: only its warning level
             label.textContent = [(labels.level || {})[p.warning_level || "none"] || "",
                 labels.deidentified || ""].filter(Boolean).join(" · ");
-            layer.bindTooltip(label);
+            window.onemap._bindInfo(layer, label);
             return;
         }
         const parts = [
@@ -85,7 +111,7 @@ window.onemap = Object.assign({}, window.onemap, {
         ];
         if (p.precision !== "gps" && labels.estimated) { parts.push(labels.estimated); }
         label.textContent = parts.filter(Boolean).join(" · ");
-        layer.bindTooltip(label);
+        window.onemap._bindInfo(layer, label);
     },
     _clusterLevels: function (index, clusterId, order) {
         // Households per warning level inside a cluster, cached per supercluster index.
@@ -113,7 +139,10 @@ window.onemap = Object.assign({}, window.onemap, {
         let worst = "none";
         order.forEach(function (level) { if (counts[level] > 0) { worst = level; } });
         const size = p.point_count < 10 ? 28 : p.point_count < 100 ? 34 : p.point_count < 1000 ? 40 : 46;
+        // The circle shows the size; the hit area is at least 44 px (a finger's width).
+        const hit = Math.max(size, 44);
         const element = document.createElement("div");
+        element.style.width = element.style.height = size + "px";
         element.style.background = (hideout.colours || {})[worst] || "#555";
         const exact = window.onemap._count(p.point_count, hideout);
         element.dataset.count = exact;  // exact (unless suppressed), where the label abbreviates
@@ -124,7 +153,7 @@ window.onemap = Object.assign({}, window.onemap, {
         const marker = L.marker(latlng, {
             icon: L.divIcon({
                 html: element, className: "onemap-cluster onemap-cluster-" + worst,
-                iconSize: L.point(size, size)
+                iconSize: L.point(hit, hit)
             })
         });
         const tooltip = [window.onemap._label(labels.cluster, exact)];
@@ -136,11 +165,17 @@ window.onemap = Object.assign({}, window.onemap, {
         });
         const label = document.createElement("span");
         label.textContent = tooltip.join(" · ");
-        marker.bindTooltip(label);
+        if (!window.onemap.touch()) {  // a tap zooms into the cluster
+            marker.bindTooltip(label, {direction: "top", className: "onemap-tooltip"});
+        }
         return marker;
     },
     areaEachFeature: function (feature, layer) {
-        // Names are data: build a text node, never HTML. The value is read when shown.
+        // The name is a permanent label (onemap-shell.js lays them out); with a mouse, hovering
+        // also shows the value. Names are data: a text node, never HTML.
+        layer.on("add", function () { window.onemap.addLabel(layer, feature); });
+        layer.on("remove", function () { window.onemap.removeLabel(layer); });
+        if (window.onemap.touch()) { return; }  // a tap drills down
         layer.bindTooltip(function () {
             const hideout = window.onemap._hideout || {};
             const values = hideout.values || {};
@@ -159,28 +194,3 @@ window.onemap = Object.assign({}, window.onemap, {
     }
 });
 
-/* Clientside callbacks: the document's title and language follow the view's language. */
-window.dash_clientside = window.dash_clientside || {};
-window.dash_clientside.onemap = {
-    setDocument: function (doc) {
-        if (!doc) { return window.dash_clientside.no_update; }
-        document.title = doc.title;
-        document.documentElement.lang = doc.lang;
-        return doc.lang;
-    }
-};
-
-/* A callback or layer request whose session has ended answers 401: go to the login page and come
-   back to this view afterwards. */
-(function () {
-    const fetchFirst = window.fetch.bind(window);
-    window.fetch = function () {
-        return fetchFirst.apply(null, arguments).then(function (response) {
-            if (response.status === 401 && window.location.pathname !== "/login") {
-                const here = window.location.pathname + window.location.search;
-                window.location.assign("/login?next=" + encodeURIComponent(here));
-            }
-            return response;
-        });
-    };
-})();

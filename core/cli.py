@@ -201,7 +201,7 @@ def logout_command(
     username: Annotated[str, typer.Argument(help="Whose sessions to end.")],
 ) -> None:
     """End every web session of a user at once (copied cookies included)."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         users.get_user(conn, username)  # an unknown name is an error, not "0 sessions"
         ended = sessions.end_all(conn, username)
     console.print(f"ended {ended} sessions of {username}")
@@ -241,7 +241,7 @@ def anchor_command(
     ),
 ) -> None:
     """Write the chain's head (id and hash) to a file and print it: keep it off the server."""
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         head = audit.anchor(conn)
     if head is None:
         console.print("the audit trail is empty: nothing to anchor")
@@ -289,7 +289,7 @@ def tokens_issue(
     """Issue a token; it is printed once and stored only as a SHA-256 hash."""
     from core import tokens  # noqa: PLC0415
 
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         issued = tokens.issue(conn, username, label)
     console.print(
         f"token {issued.token_id} for [bold]{issued.username}[/]: [bold]{issued.token}[/]  "
@@ -303,7 +303,7 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's id."
     """Revoke a token: it stops working at once."""
     from core import tokens  # noqa: PLC0415
 
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         tokens.revoke(conn, token_id)
     console.print(f"revoked token {token_id}")
 
@@ -313,6 +313,6 @@ def tokens_list() -> None:
     """List tokens (id, user, label, dates; never the tokens)."""
     from core import tokens  # noqa: PLC0415
 
-    with db.connection() as conn:
+    with db.ready_connection() as conn:
         for row in tokens.list_tokens(conn):
             console.print("  ".join(str(v) for v in row), highlight=False)

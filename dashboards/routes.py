@@ -197,7 +197,7 @@ def onemap_error(error: OneMapError) -> tuple[Response, int]:
         page = not_found_page(lang, message, refused=status == 403)
         return Response(page, mimetype="text/html"), status
     if not request.path.startswith(DATA_ROUTES):
-        query = {k: v for k, v in request.args.items() if k != "lang"}
-        page = error_page(lang, message, status=status, query=query)
+        # The language links do not repeat the refused query (it may name what was refused).
+        page = error_page(lang, message, status=status, query={})
         return Response(page, mimetype="text/html"), status
     return jsonify(error=message), status

@@ -56,6 +56,7 @@ ASSISTANCE_ROUTES = {
 #: Callbacks that run in the browser only: no request reaches the server.
 CLIENTSIDE = {
     "document.data": "onemap.setDocument sets the page title and language from the view",
+    "fit-bounds.data": "onemap.fitArea fits the map to the bounds the view callback sent",
 }
 
 

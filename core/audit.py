@@ -279,3 +279,61 @@ def verify(conn: psycopg.Connection, *, batch: int = 5_000) -> Verification:
     if rows == 0:
         return Verification(True, 0, None, None)
     return Verification(True, rows, expected_id - 1, prev_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The head of the chain at one moment, kept outside the database (a file, a printout).
+
+    The chain alone cannot show that its newest rows were deleted (what remains is still a
+    valid chain); a copy of the head taken earlier can.
+    """
+
+    id: int
+    hash: str
+    at: str
+
+    def to_json(self) -> str:
+        """The anchor as one line of JSON (what ``onemap audit anchor`` writes)."""
+        return json.dumps({"id": self.id, "hash": self.hash, "at": self.at}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Anchor:
+        """Read an anchor written by :meth:`to_json`.
+
+        Raises
+        ------
+        ValueError
+            Not an anchor.
+        """
+        try:
+            data = json.loads(text)
+            anchor = cls(int(data["id"]), str(data["hash"]), str(data["at"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"not an audit anchor: {error}") from error
+        if anchor.id < 1 or len(anchor.hash) != 64:
+            raise ValueError("not an audit anchor: bad id or hash")
+        return anchor
+
+
+def anchor(conn: psycopg.Connection) -> Anchor | None:
+    """The chain's newest row as an :class:`Anchor` (None for an empty trail)."""
+    row = conn.execute("SELECT id, hash, now()::text FROM audit_log ORDER BY id DESC LIMIT 1")
+    found = row.fetchone()
+    return None if found is None else Anchor(int(found[0]), str(found[1]), str(found[2]))
+
+
+def check_anchor(conn: psycopg.Connection, kept: Anchor) -> str | None:
+    """What is wrong with the chain against an anchor kept earlier, or None.
+
+    The anchored row must still be there with the same hash (so neither it nor any row before
+    it was removed or changed without :func:`verify` noticing).
+    """
+    row = conn.execute("SELECT hash FROM audit_log WHERE id = %s", (kept.id,)).fetchone()
+    if row is None:
+        tip = anchor(conn)
+        last = tip.id if tip else 0
+        return f"anchored row {kept.id} is gone: the trail ends at row {last} (newest rows deleted)"
+    if row[0] != kept.hash:
+        return f"anchored row {kept.id} has another hash now (rewritten)"
+    return None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from core import audit, cluster, db, migrate, users
+from core import audit, backup, cluster, db, migrate, sessions, users
 from core.access import Role
 from core.settings import get_settings
 
@@ -195,16 +196,76 @@ def password_command(
         _print_password(username, password)
 
 
+@users_app.command("logout")
+def logout_command(
+    username: Annotated[str, typer.Argument(help="Whose sessions to end.")],
+) -> None:
+    """End every web session of a user at once (copied cookies included)."""
+    with db.connection() as conn:
+        users.get_user(conn, username)  # an unknown name is an error, not "0 sessions"
+        ended = sessions.end_all(conn, username)
+    console.print(f"ended {ended} sessions of {username}")
+
+
 @audit_app.command("verify")
-def verify() -> None:
-    """Check the whole hash chain; exit 1 naming the first broken row."""
+def verify(
+    anchor_file: Annotated[
+        Path | None,
+        typer.Option("--anchor", help="An anchor file from `onemap audit anchor` to check too."),
+    ] = None,
+) -> None:
+    """Check the whole hash chain (and an anchor kept earlier); exit 1 naming what is broken."""
+    kept = None
+    if anchor_file is not None:
+        try:
+            kept = audit.Anchor.from_json(anchor_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            console.print(f"[bold red]cannot read anchor[/] {anchor_file}: {error}")
+            raise typer.Exit(2) from error
     with db.ready_connection() as conn:
         result = audit.verify(conn)
-    if result.ok:
+        problem = audit.check_anchor(conn, kept) if kept is not None and result.ok else None
+    if result.ok and problem is None:
         console.print(f"[green]ok[/] {result.summary()}", highlight=False)
+        if kept is not None:
+            console.print(f"[green]ok[/] anchored row {kept.id} present, hash matches")
         return
-    console.print(f"[bold red]BROKEN[/] {result.summary()}", highlight=False)
+    console.print(f"[bold red]BROKEN[/] {problem or result.summary()}", highlight=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor_command(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the anchor (JSON).")] = Path(
+        "audit-anchor.json"
+    ),
+) -> None:
+    """Write the chain's head (id and hash) to a file and print it: keep it off the server."""
+    with db.connection() as conn:
+        head = audit.anchor(conn)
+    if head is None:
+        console.print("the audit trail is empty: nothing to anchor")
+        raise typer.Exit(1)
+    out.write_text(head.to_json() + "\n", encoding="utf-8")
+    console.print(head.to_json(), highlight=False)
+
+
+@db_app.command("backup")
+def backup_command(
+    out: Annotated[Path, typer.Option("--out", help="The backup file (pg_dump custom format).")],
+) -> None:
+    """Back up the whole database (audit chain included) to one file."""
+    written = backup.backup(db.database_url(), out)
+    console.print(f"backed up to {written} ({written.stat().st_size:,} bytes)")
+
+
+@db_app.command("restore")
+def restore_command(
+    dump: Annotated[Path, typer.Argument(help="A file written by `onemap db backup`.")],
+) -> None:
+    """Replace the database with a backup, all or nothing (stop the web app first)."""
+    backup.restore(db.database_url(), dump)
+    console.print(f"restored {dump}; run `onemap audit verify` to check the chain")
 
 
 def print_demo_users(created: dict[str, str]) -> None:

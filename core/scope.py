@@ -16,12 +16,14 @@ LEVEL_CODE_LENGTHS: dict[str, int] = {
     "village": 12,
 }
 LEVELS: tuple[str, ...] = tuple(LEVEL_CODE_LENGTHS)
-_CODE_RE = re.compile(r"^(?:\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")
+#: ASCII digits only, the whole string (``\d`` takes full-width and Arabic-Indic digits, ``$``
+#: a trailing newline).
+_CODE_RE = re.compile(r"[0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12}")
 
 
 def is_admin_code(code: str) -> bool:
     """Return True if ``code`` has the shape of a natural admin-code prefix."""
-    return bool(_CODE_RE.match(code))
+    return isinstance(code, str) and _CODE_RE.fullmatch(code) is not None
 
 
 def level_of(code: str) -> str:

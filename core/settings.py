@@ -157,6 +157,11 @@ class MapSettings(BaseSettings):
     #: The address printed into door QR codes (小康码): https://… of the deployed app.
     public_url: str = "http://127.0.0.1:8050"
     debug: bool = False
+    #: Request threads of one app process (waitress); keep it near the app pool's size
+    #: (``ONEMAP_DB_APP_POOL_MAX_SIZE``) so a thread rarely waits for a connection.
+    threads: int = Field(default=8, ge=1, le=64)
+    #: Print the app pool's statistics when the server stops (``make bench`` reads them).
+    pool_stats: bool = False
 
 
 class Settings(BaseSettings):

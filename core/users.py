@@ -28,7 +28,7 @@ from core.errors import (
 )
 from core.settings import AuthSettings, get_settings
 
-_USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,39}$")
+_USERNAME_RE = re.compile(r"[a-z][a-z0-9_.-]{2,39}")
 #: Serialises the logins of one username (two-key advisory lock: this key, hashtext(name)).
 _LOGIN_LOCK = 740_211
 _USER_COLUMNS = "username, display_name, role, jurisdiction"
@@ -110,7 +110,7 @@ def add_user(
         fit the role, a short password, or a username already taken.
     """
     settings = settings or get_settings().auth
-    if not _USERNAME_RE.match(username):
+    if not _USERNAME_RE.fullmatch(username):
         raise InvalidUser(
             f"username {username!r}: 3-40 characters, lower-case letters, digits, '_', '.', "
             "'-', starting with a letter"
@@ -267,7 +267,11 @@ def authenticate(
     """
     settings = settings or get_settings().auth
     now = now or dt.datetime.now(dt.UTC)
-    username = username.strip().lower()
+    # A name with NUL or other control characters never matches an account, but the attempt
+    # still counts against the name it spells without them (no lockout bypass, no 500).
+    given = username.strip().lower()
+    username = "".join(c for c in given if c.isprintable())[:100]
+    malformed = username != given
     error: AuthenticationFailed | None = None
     user: User | None = None
     lookback = dt.timedelta(minutes=settings.window_minutes + settings.lock_minutes)
@@ -286,7 +290,11 @@ def authenticate(
                 "SELECT password_hash, disabled FROM app_user_credentials(%s)", (username,)
             ).fetchone()
             decoy = _decoy_hash(settings.time_cost, settings.memory_kib, settings.parallelism)
-            matches = verify_password(row[0] if row else decoy, password) and row is not None
+            matches = (
+                verify_password(row[0] if row else decoy, password)
+                and row is not None
+                and not malformed
+            )
             if not matches:
                 outcome, error = "failure", AuthenticationFailed(f"login to {username!r} failed")
             elif row is not None and row[1]:

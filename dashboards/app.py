@@ -12,7 +12,7 @@ import dash
 from dash import html
 
 from core.settings import get_settings
-from dashboards import auth, callbacks, headers
+from dashboards import auth, callbacks, guard, headers
 from dashboards.audit_page import audit_pages
 from dashboards.compression import enable_compression
 from dashboards.layout import page
@@ -60,6 +60,7 @@ def create_app() -> dash.Dash:
     server = app.server
     headers.install(server, settings.tile_url)
     auth.install(server)
+    guard.install(server, lambda: app.callback_map)
     enable_compression(server)
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)

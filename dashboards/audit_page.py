@@ -34,6 +34,8 @@ audit_pages = Blueprint("onemap_audit", __name__)
 
 _USERNAME = re.compile(r"[a-z][a-z0-9_.-]{2,39}")
 _HOUSEHOLD = re.compile(r"H[0-9]{6,24}")
+#: An audit row id: ASCII digits that fit a bigint (``isdigit`` takes "²", ``int`` 4,301 digits).
+_AUDIT_ID = re.compile(r"[0-9]{1,18}")
 #: Household ids listed per row (the rest are counted).
 _IDS_SHOWN = 10
 
@@ -103,7 +105,7 @@ def parse_filter(args: Any, user: User) -> AuditFilter | None:
         (username and not _USERNAME.fullmatch(username))
         or (household and not _HOUSEHOLD.fullmatch(household))
         or (area and not is_admin_code(area))
-        or (before and not before.isdigit())
+        or (before and not _AUDIT_ID.fullmatch(before))
         or (since and until and since > until)
     ):
         return None

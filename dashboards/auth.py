@@ -1,8 +1,10 @@
 """Logins in the browser: the session cookie, the login gate, CSRF, ``/login`` and ``/logout``.
 
-The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) holding the
-username, the login time, the last time it was used and a CSRF token; the user itself is read
-from ``app_user`` on every request, so a disabled account stops at once. Passwords, the lockout
+The session lives in PostGIS (``app_session``, :mod:`core.sessions`): Flask's signed cookie
+(HttpOnly, SameSite=Lax, Secure over HTTPS) only carries a random session id and the CSRF token,
+and the table keeps the id's SHA-256, the user, the login time and the last use. Session and
+user are read on every request, so logging out, a disabled account, a new password, a change of
+role or ``onemap users logout`` end every copy of the cookie at once. Passwords, the lockout
 and the attempt log are ``core.users.authenticate``'s.
 """
 
@@ -17,10 +19,10 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from core import db
-from core.access import User
-from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed, UnknownUser
-from core.users import authenticate, get_user
+from core import db, sessions
+from core.access import Role, User
+from core.errors import BEIJING, AccountDisabled, AccountLocked, AuthenticationFailed
+from core.users import authenticate
 from dashboards.errors import CsrfRejected, NotLoggedIn, http_status
 from dashboards.messages import normalise_lang, t
 from dashboards.pages import login_page
@@ -88,31 +90,41 @@ def csrf_token() -> str:
     return str(token)
 
 
-def _enabled_user(username: str) -> User | None:
-    """The session's user as ``app_user`` has it now; None once deleted or disabled."""
-    try:
-        with db.app_connection() as conn:
-            return get_user(conn, username, enabled_only=True)
-    except UnknownUser:
-        return None
+_SESSION_USER_SQL = """
+SELECT u.username, u.display_name, u.role, u.jurisdiction, s.login_at, s.seen_at
+FROM app_session s JOIN app_user u ON u.username = s.username
+WHERE s.id_hash = %s AND NOT u.disabled
+"""
+
+
+def _end_session(session_id: str) -> None:
+    with db.app_connection() as conn:
+        sessions.end(conn, session_id)
 
 
 def session_user() -> User | None:
-    """The user of the session, or None; an idle or too old session ends here."""
-    username = session.get("user")
-    if not username:
+    """The user of the session, or None; an ended, idle or too old session ends here.
+
+    The cookie only carries a random session id: the session is the ``app_session`` row
+    (:mod:`core.sessions`), read with its user on every request.
+    """
+    session_id = session.get("sid")
+    if not session_id:
         return None
     settings, moment = get_web_settings(), now()
-    idle = moment - float(session.get("seen", 0)) > settings.idle_minutes * 60
-    old = moment - float(session.get("login_at", 0)) > settings.max_session_hours * 3600
-    user = None if idle or old else _enabled_user(str(username))
-    if user is None:
+    with db.app_connection() as conn:
+        row = conn.execute(_SESSION_USER_SQL, (sessions.digest(str(session_id)),)).fetchone()
+        idle = row is not None and moment - float(row[5]) > settings.idle_minutes * 60
+        old = row is not None and moment - float(row[4]) > settings.max_session_hours * 3600
+        if row is not None and (idle or old):
+            sessions.end(conn, str(session_id))
+        elif row is not None and moment - float(row[5]) >= _SEEN_EVERY:
+            sessions.touch(conn, str(session_id), moment)
+    if row is None or idle or old:
         session.clear()
         session["expired"] = True
         return None
-    if moment - float(session["seen"]) >= _SEEN_EVERY:
-        session["seen"] = moment
-    return user
+    return User(row[0], row[1], Role(row[2]), row[3])
 
 
 def _wants_page() -> bool:
@@ -202,17 +214,21 @@ def login() -> Response:
     except AuthenticationFailed as error:
         page = _form(lang, target, username=username, message=_failure_message(error, lang))
         return Response(page, status=http_status(error), mimetype="text/html")
+    if session.get("sid"):
+        _end_session(str(session["sid"]))
     session.clear()  # a new session (and a new CSRF token) for the new login: no fixation
     session.permanent = True
-    moment = now()
-    session.update(user=user.username, login_at=moment, seen=moment)
+    with db.app_connection() as conn:
+        session["sid"] = sessions.start(conn, user.username, now())
     csrf_token()
     return redirect(target)  # type: ignore[return-value]
 
 
 @auth.post("/logout")
 def logout() -> Response:
-    """End the session (CSRF-checked like every POST)."""
+    """End the session on the server (CSRF-checked like every POST): copies of the cookie die."""
+    if session.get("sid"):
+        _end_session(str(session["sid"]))
     session.clear()
     return redirect("/login")  # type: ignore[return-value]
 

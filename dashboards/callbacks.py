@@ -20,6 +20,7 @@ from core.errors import AuditWriteFailed
 from core.settings import get_settings
 from dashboards import ids
 from dashboards.auth import csrf_token
+from dashboards.errors import BadRequest
 from dashboards.layout import HOUSEHOLD_PANE
 from dashboards.messages import HTML_LANG, catalog, t
 from dashboards.panel import breadcrumb, side_panel, topbar
@@ -105,6 +106,26 @@ def read_view(user: User, view: View) -> ViewData:
     return data
 
 
+def _text(value: Any) -> str | None:
+    """A callback value that must be text (the URL's search, a stored code)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise BadRequest(f"expected text, got {type(value).__name__}")
+
+
+def _property(feature: Any, name: str) -> Any:
+    """A property of a clicked map feature (``clickData``); anything malformed is refused."""
+    if feature is None:
+        return None
+    properties = feature.get("properties") if isinstance(feature, dict) else None
+    if not isinstance(properties, dict | None):
+        raise BadRequest("clickData without a properties object")
+    value = (properties or {}).get(name)
+    if not isinstance(value, str | None):
+        raise BadRequest(f"clickData {name} is not text")
+    return value
+
+
 def register(app: dash.Dash) -> None:
     """Attach the callbacks to ``app``."""
 
@@ -127,6 +148,7 @@ def register(app: dash.Dash) -> None:
     )
     def show_view(search: str | None, fitted: str | None) -> tuple[Any, ...]:
         user = current_user()
+        search, fitted = _text(search), _text(fitted)
         data = read_view(user, View.from_search(search, user.jurisdiction))
         area, view = data.area, data.view
         # Fit the map when the area changes, not when a household or the language does (in the
@@ -155,9 +177,9 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def drill_down(feature: dict[str, Any] | None, search: str | None) -> Any:
-        code = ((feature or {}).get("properties") or {}).get("code")
+        code = _property(feature, "code")
         user = current_user()
-        view = View.from_search(search, user.jurisdiction)
+        view = View.from_search(_text(search), user.jurisdiction)
         if not code or code == view.area or not user.scope.sees(str(code)):
             return no_update  # the village already shown on its own, or not the user's
         return view.to_area(str(code)).search()
@@ -169,9 +191,9 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def pick_household(feature: dict[str, Any] | None, search: str | None) -> Any:
-        household_id = ((feature or {}).get("properties") or {}).get("household_id")
+        household_id = _property(feature, "household_id")
         user = current_user()
-        view = View.from_search(search, user.jurisdiction)
+        view = View.from_search(_text(search), user.jurisdiction)
         if not household_id or household_id == view.household:
             return no_update  # a cluster (it zooms in), a de-identified point, or already open
         with db.scoped(user.scope) as conn:

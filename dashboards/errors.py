@@ -43,10 +43,17 @@ class CsrfRejected(OneMapError, PermissionError):
         super().__init__(detail, user_msg=type(self).user_msg)
 
 
+class BadRequest(OneMapError, ValueError):
+    """A request whose shape is wrong: a malformed callback body, a value of the wrong kind."""
+
+    user_msg = "The request was malformed."
+
+
 #: Each error class: its HTTP status and the id of the message a person sees.
 #: Login failures have their own texts on the login page (``dashboards.auth``).
 WEB_ERRORS: tuple[tuple[type[OneMapError], int, str], ...] = (
     (NotLoggedIn, 401, "error.login_required"),
+    (BadRequest, 400, "error.bad_request"),
     (CsrfRejected, 403, "error.csrf"),
     (DoorCodeRefused, 403, "error.door_refused"),
     (NotPermitted, 403, "error.not_permitted"),

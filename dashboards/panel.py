@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from core.access import PortraitAccess, User, suppress
+from core.access import PortraitAccess, User
 from dashboards.figures import heat_legend, key_figures
 from dashboards.messages import LANGS, t, value_label
 from dashboards.portrait import portrait_panel
@@ -85,12 +85,6 @@ def topbar(lang: str, user: User | None = None, csrf: str = "") -> list[Any]:
             user_menu(user, csrf, lang),
         ]
     return items
-
-
-def shown_count(count: int, user: User) -> str:
-    """A count as ``user`` may see it: ``"<5"`` for 1-4 where the role's counts are suppressed."""
-    shown = suppress(count, user)
-    return f"{shown:,}" if isinstance(shown, int) else shown
 
 
 def lang_switch(view: View) -> html.Div:
@@ -226,7 +220,7 @@ def households_note(data: ViewData) -> list[Any]:
         return [html.P(t("panel.households_below", lang), className="hint")]
     notes: list[Any] = []
     if data.truncated:
-        total = suppress(data.households, data.viewer)
+        total = data.shown_households
         notes.append(
             html.P(
                 t("panel.households_truncated", lang, total=total, shown=MAX_FEATURES),
@@ -252,7 +246,8 @@ def area_section(data: ViewData) -> list[Any]:
         html.Dd(str(data.n_children)),
     ]
     if data.shows_households:
-        shown = shown_count(data.households, data.viewer)
+        shown = data.shown_households
+        shown = f"{shown:,}" if isinstance(shown, int) else shown
         facts += [html.Dt(t("panel.households", lang)), html.Dd(shown, id="households-count")]
     content: list[Any] = [html.H2(area.name, id="area-title")]
     if data.empty_village:

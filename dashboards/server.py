@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 
 from core import db
@@ -26,4 +28,11 @@ def run(host: str | None = None, port: int | None = None) -> None:
         return
     import waitress  # noqa: PLC0415
 
-    waitress.serve(app.server, host=host, port=port, threads=8, ident="onemap")
+    try:
+        waitress.serve(app.server, host=host, port=port, threads=settings.threads, ident="onemap")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if settings.pool_stats:
+            stats = json.dumps(db.get_app_pool().get_stats())
+            print("pool-stats " + stats, flush=True)  # read by bench/load.py

@@ -15,6 +15,7 @@ from dashboards.state import View
 from geo.admin import Area, children, data_version, get_area, lineage
 from layers.area_figures import AreaFigures, area_figures
 from layers.choropleth import Choropleth, children_choropleth, suppressed
+from layers.deidentify import ProtectedCounts, protected_counts
 from layers.heatmap import heat_version
 from layers.households import (
     HOUSEHOLD_LEVELS,
@@ -50,6 +51,15 @@ class ViewData:
     focus: Area | None = None
     #: The area's key figures as the viewer may see them (None above the jurisdiction).
     figures: AreaFigures | None = None
+    #: The jurisdiction's counts under the small-count rule (roles without portrait rights).
+    protected: ProtectedCounts | None = None
+
+    @property
+    def shown_households(self) -> int | str:
+        """The area's household count as the viewer may see it ("<5", "*" or the number)."""
+        if self.protected is None:
+            return self.households
+        return self.protected.count(self.area.code, "households", self.households)
 
     @property
     def area(self) -> Area:
@@ -110,8 +120,10 @@ def load_view(reading: Audited, view: View) -> ViewData:
     # Counted where households are drawn (a province-wide count would cost every page view).
     counted = month is not None and trail[-1].level in HOUSEHOLD_LEVELS
     shading = children_choropleth(conn, scope, code, view.measure)
+    protected = None
     if user.permissions.suppress_small_counts:
-        shading = suppressed(shading)
+        protected = protected_counts(conn, scope)
+        shading = suppressed(shading, protected)
     data = ViewData(
         view=view,
         viewer=user,
@@ -126,6 +138,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
         message=message,
         focus=_focus(conn, scope, trail[-1]),
         figures=area_figures(conn, scope, code, suppress=user.permissions.suppress_small_counts),
+        protected=protected,
     )
     if view.household is None:
         return data

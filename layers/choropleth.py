@@ -15,6 +15,7 @@ from psycopg import sql
 from core.access import SUPPRESS_BELOW, SUPPRESSED
 from core.scope import Scope
 from geo.admin import get_area
+from layers.deidentify import ProtectedCounts, is_small
 from layers.measures import MEASURES, Measure
 
 #: Sequential palettes, light to dark (ColorBrewer YlOrRd and YlGnBu, 5 classes).
@@ -140,10 +141,6 @@ def children_choropleth(
     return _classified(measure, month, values, scheme)
 
 
-def _small(value: float | str | None) -> bool:
-    return isinstance(value, float) and 0 < value < SUPPRESS_BELOW
-
-
 def _classified(
     measure: Measure, month: dt.date | None, values: dict[str, float | str | None], scheme: str
 ) -> Choropleth:
@@ -161,7 +158,7 @@ def _classified(
         low = min(ramp) if previous == -math.inf else previous
         legend.append(LegendEntry(low, high, colour, count))
         previous = high
-    hidden = sum(1 for v in values.values() if v == SUPPRESSED)
+    hidden = sum(1 for v in values.values() if isinstance(v, str))
     if hidden:
         legend.insert(0, LegendEntry(1, SUPPRESS_BELOW - 1, SUPPRESSED_COLOUR, hidden, SUPPRESSED))
     if zero_class:
@@ -170,14 +167,19 @@ def _classified(
     return Choropleth(measure, month, values, breaks, colours, legend, zero_class)
 
 
-def suppressed(choropleth: Choropleth) -> Choropleth:
-    """The choropleth as a role without portrait rights sees it: counts 1-4 become "<5".
+def suppressed(choropleth: Choropleth, protected: ProtectedCounts) -> Choropleth:
+    """The choropleth as a role without portrait rights sees it (:mod:`layers.deidentify`).
 
-    Values of count measures from 1 to 4 are replaced (the class breaks are computed again
-    without them, so no break gives them away). The legend's counts are counts of *areas*, not
-    of households: they are shown as they are.
+    An area's value is withheld ("<5", or "*" for complementary suppression) whenever a count
+    it is built on is: a count of 1-4 itself, or the numerator or denominator of a rate or
+    share. The class breaks are computed again without the withheld values, so no break gives
+    them away; legend counts are numbers of areas, not households, and stay as they are.
     """
-    if not choropleth.measure.is_count:
-        return choropleth
-    values = {c: SUPPRESSED if _small(v) else v for c, v in choropleth.values.items()}
-    return _classified(choropleth.measure, choropleth.month, values, "quantiles")
+    measure = choropleth.measure
+    values: dict[str, float | str | None] = {}
+    for code, value in choropleth.values.items():
+        marker = protected.withheld(code, measure.counts)
+        if marker is None and measure.is_count and is_small(value):
+            marker = SUPPRESSED
+        values[code] = marker if marker is not None and value is not None else value
+    return _classified(measure, choropleth.month, values, "quantiles")

@@ -4,6 +4,11 @@ It drops names, IDs, tokens and masked IDs; moves each household point by a fixe
 is derived from the household with a keyed hash, so the point stays inside its own village and
 is the same in every export (repeated exports cannot be averaged back to the true place); and
 shows counts of 1-4 as "<5".
+
+It also holds the one small-count rule (:func:`protect_tree`, :class:`ProtectedCounts`): every
+count, rate, share, tag, tooltip or point list that leaves the server for a role without
+portrait rights is shown through it, with complementary suppression ("*") so that no "<5" can
+be worked out as a parent minus its siblings.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -22,8 +30,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from core import keyfile
-from core.access import SUPPRESS_BELOW
+from core.access import SUPPRESS_BELOW, SUPPRESSED
 from core.errors import DataSourceError
+from core.scope import Scope
 from core.settings import PrivacySettings, get_settings
 
 #: Columns that identify a household or a person (or link to one) and never leave de-identified.
@@ -273,3 +282,177 @@ def deidentify_features(
     frame = gpd.GeoDataFrame.from_features(features, crs=4326)
     moved = deidentify_households(frame, villages, key=key, settings=settings)
     return {**collection, "features": moved.__geo_interface__["features"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small counts: the one suppression rule (docs/security.md, "Small counts")
+# ---------------------------------------------------------------------------------------------
+
+#: A count withheld to protect a small count elsewhere (complementary suppression): its value is
+#: 5 or more, but showing it would let a "<5" be worked out as parent minus siblings.
+WITHHELD = "*"
+#: Counts of the rollup that leave the server (as counts, or as numerators and denominators of
+#: rates and shares); ``warnings`` is the sum of the three warning levels.
+PROTECTED_COLUMNS = (
+    "households",
+    "people",
+    "warnings",
+    "warnings_red",
+    "warnings_orange",
+    "warnings_yellow",
+    "benefit_gaps",
+    "housing_assessed",
+    "unsafe_housing",
+    "water_checked",
+    "unsafe_water",
+    "visited_30d",
+)
+_PRIMARY = (1, SUPPRESS_BELOW - 1)
+
+
+def is_small(value: object, threshold: int = SUPPRESS_BELOW) -> bool:
+    """True for a count from 1 to ``threshold - 1`` (the counts that are never shown)."""
+    return _is_small(value, threshold)
+
+
+def _bounds(value_marker: str, total: int) -> tuple[int, int]:
+    # What someone who knows this rule learns of a withheld cell: "<5" is 1-4, "*" is 5 or more.
+    return _PRIMARY if value_marker != WITHHELD else (SUPPRESS_BELOW, max(total, SUPPRESS_BELOW))
+
+
+def derivable(values: Mapping[str, int], hidden: Mapping[str, str]) -> set[str]:
+    """The hidden cells of one sibling group that parent minus shown siblings would pin down.
+
+    ``values`` are the true counts of the group (whose parent is shown), ``hidden`` the marker
+    of each withheld cell. The hidden cells add up to ``parent - shown siblings``; a cell is
+    derivable when that sum and the others' ranges leave it a single possible value.
+    """
+    total = sum(values[c] for c in hidden)
+    bounds = {c: _bounds(m, total) for c, m in hidden.items()}
+    low_sum, high_sum = sum(b[0] for b in bounds.values()), sum(b[1] for b in bounds.values())
+    found = set()
+    for code, (low, high) in bounds.items():
+        smallest = max(low, total - (high_sum - high))
+        largest = min(high, total - (low_sum - low))
+        if smallest >= largest:
+            found.add(code)
+    return found
+
+
+def _protect_group(values: Mapping[str, int], hidden: dict[str, str]) -> bool:
+    """Withhold the smallest shown siblings until no hidden cell is derivable (False: cannot)."""
+    candidates = sorted((v, c) for c, v in values.items() if c not in hidden and v > 0)
+    while hidden and derivable(values, hidden):
+        if not candidates:
+            return False
+        hidden[candidates.pop(0)[1]] = WITHHELD
+    return True
+
+
+def protect_tree(
+    counts: Mapping[str, Mapping[str, int]], parents: Mapping[str, str | None]
+) -> dict[str, dict[str, str]]:
+    """The cells to withhold: every count 1-4 ("<5") plus complementary cells ("*").
+
+    Parameters
+    ----------
+    counts
+        Area code → column → count, for every published area (a whole jurisdiction).
+    parents
+        Area code → parent code (None, or a code not in ``counts``, for the top).
+
+    Returns
+    -------
+    dict
+        Area code → column → marker, for the withheld cells only.
+
+    Groups of siblings are protected from the lowest level up: when even withholding every
+    sibling leaves a small count derivable, the parent is withheld too, and its own group is
+    protected in turn. A cell whose parent is withheld needs no complement (nothing to subtract
+    from).
+    """
+    hidden: dict[str, dict[str, str]] = {}
+    for code, row in counts.items():
+        for column, value in row.items():
+            if is_small(value):
+                hidden.setdefault(code, {})[column] = SUPPRESSED
+    groups: dict[str, list[str]] = {}
+    for code in counts:
+        parent = parents.get(code)
+        if parent is not None and parent in counts:
+            groups.setdefault(parent, []).append(code)
+    columns = {column for row in counts.values() for column in row}
+    for parent in sorted(groups, key=len, reverse=True):  # deepest level first
+        for column in sorted(columns):
+            if column in hidden.get(parent, {}):
+                continue
+            values = {c: counts[c].get(column, 0) for c in groups[parent]}
+            group = {c: hidden[c][column] for c in groups[parent] if column in hidden.get(c, {})}
+            protected = _protect_group(values, group)
+            for code, marker in group.items():
+                hidden.setdefault(code, {})[column] = marker
+            if not protected:
+                hidden.setdefault(parent, {})[column] = WITHHELD
+    return hidden
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectedCounts:
+    """A jurisdiction's rollup counts as a role without portrait rights may see them."""
+
+    counts: Mapping[str, Mapping[str, int]]
+    hidden: Mapping[str, Mapping[str, str]]
+
+    def count(self, code: str, column: str, value: int | None = None) -> int | str:
+        """The count ``column`` of area ``code`` as shown: the value, "<5" or "*"."""
+        marker = self.hidden.get(code, {}).get(column)
+        if marker is not None:
+            return marker
+        if value is None:
+            value = int(self.counts.get(code, {}).get(column, 0))
+        return SUPPRESSED if is_small(value) else value
+
+    def withheld(self, code: str, columns: Iterable[str]) -> str | None:
+        """The marker when any of ``columns`` of ``code`` is withheld (a rate built on them)."""
+        for column in columns:
+            marker = self.hidden.get(code, {}).get(column)
+            if marker is not None:
+                return marker
+        return None
+
+
+_ROLLUP_SQL = """
+SELECT r.code, a.parent_code, r.households, r.people,
+       r.warnings_red + r.warnings_orange + r.warnings_yellow, r.warnings_red, r.warnings_orange,
+       r.warnings_yellow, r.benefit_gaps, r.housing_assessed, r.unsafe_housing, r.water_checked,
+       r.unsafe_water, r.visited_30d
+FROM rollup r JOIN admin_area a ON a.code = r.code
+WHERE r.month = (SELECT max(month) FROM rollup) AND r.code LIKE %(scope_like)s
+"""
+_VERSION_SQL = (
+    "SELECT coalesce(max(month)::text, '') || coalesce(max(derived_at)::text, '') FROM derive_run"
+)
+_protected_cache: OrderedDict[tuple[str, str], ProtectedCounts] = OrderedDict()
+_protected_lock = threading.Lock()
+
+
+def protected_counts(conn: psycopg.Connection, scope: Scope) -> ProtectedCounts:
+    """The latest rollup of ``scope`` with :func:`protect_tree` applied (cached per derive run)."""
+    row = conn.execute(_VERSION_SQL).fetchone()
+    key = (scope.prefix, str(row[0]) if row else "")
+    with _protected_lock:
+        cached = _protected_cache.get(key)
+        if cached is not None:
+            _protected_cache.move_to_end(key)
+            return cached
+    counts: dict[str, dict[str, int]] = {}
+    parents: dict[str, str | None] = {}
+    for code, parent, *values in conn.execute(_ROLLUP_SQL, {"scope_like": scope.like}):
+        counts[code] = dict(zip(PROTECTED_COLUMNS, (int(v) for v in values), strict=True))
+        parents[code] = parent
+    result = ProtectedCounts(counts, protect_tree(counts, parents))
+    with _protected_lock:
+        _protected_cache[key] = result
+        while len(_protected_cache) > 32:
+            _protected_cache.popitem(last=False)
+    return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import psycopg
@@ -26,6 +26,7 @@ from core.audit import Audited
 from core.scope import Scope
 from geo.admin import Area, get_area
 from geo.rasters import geotiff_profile
+from layers.deidentify import ProtectedCounts, protected_counts
 from layers.heatmap import (
     LEVEL_WEIGHTS,
     HeatPoints,
@@ -63,8 +64,10 @@ class HeatGrid:
     cell: float
     version: str
     month: dt.date | None
-    warnings: int
-    weighted_total: float
+    #: The area's warned households and weighted total: "<5" or "*" when the small-count rule
+    #: withholds them (:mod:`layers.deidentify`).
+    warnings: int | str
+    weighted_total: float | str
     #: The households whose warnings went into the grid (for the audit trail; never written
     #: into the file).
     household_ids: tuple[str, ...] = ()
@@ -106,8 +109,14 @@ def _grid_frame(
     return west, north, round((east - west) / cell), round((north - south) / cell)
 
 
-def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
+def heat_grid(
+    conn: psycopg.Connection, scope: Scope, code: str, *, protected: ProtectedCounts | None = None
+) -> HeatGrid:
     """Bin the latest month's warnings of area ``code`` (inside ``scope``) into a grid.
+
+    With ``protected`` (roles without portrait rights) the small-count rule applies: villages
+    whose warning count is withheld add nothing to the grid, and the tags say "<5" or "*"
+    where the rule withholds the area's counts.
 
     Raises
     ------
@@ -119,6 +128,8 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
     area = get_area(conn, scope, code)
     scope.require(code)
     rows = conn.execute(_POINTS_SQL, {"area": code, "scope_like": scope.like}).fetchall()
+    if protected is not None:
+        rows = [r for r in rows if not protected.withheld(str(r[1]), ["warnings"])]
     geometry_row = conn.execute(_GEOMETRY_SQL, {"code": code}).fetchone()
     assert geometry_row is not None  # get_area found it
     outline = _mercator_geometry(bytes(geometry_row[0]))
@@ -132,7 +143,7 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
         [outline], out_shape=(height, width), transform=transform, invert=True, all_touched=True
     )
     values = np.where(inside | (counts > 0), counts, NODATA).astype(np.float32)
-    return HeatGrid(
+    grid = HeatGrid(
         area=area,
         values=values,
         transform=transform,
@@ -143,6 +154,18 @@ def heat_grid(conn: psycopg.Connection, scope: Scope, code: str) -> HeatGrid:
         weighted_total=float(points.weight.sum()),
         household_ids=tuple(sorted({str(r[0]) for r in rows})),
     )
+    return grid if protected is None else _protected_tags(grid, protected)
+
+
+def _protected_tags(grid: HeatGrid, protected: ProtectedCounts) -> HeatGrid:
+    code = grid.area.code
+    warnings = protected.count(code, "warnings", int(grid.warnings))
+    levels = ("warnings", "warnings_red", "warnings_orange", "warnings_yellow")
+    weighted: float | str = grid.weighted_total
+    marker = protected.withheld(code, levels)
+    if marker is not None or not isinstance(warnings, int):
+        weighted = marker or str(warnings)
+    return replace(grid, warnings=warnings, weighted_total=weighted)
 
 
 def export_for(trail: Audited, code: str) -> HeatGrid:
@@ -158,7 +181,12 @@ def export_for(trail: Audited, code: str) -> HeatGrid:
         As :func:`heat_grid`.
     """
     trail.require(trail.user.permissions.may_export, "export layers")
-    grid = heat_grid(trail.conn, trail.user.scope, code)
+    user = trail.user
+    # Roles without portrait rights: the small-count rule (layers.deidentify).
+    protected = (
+        protected_counts(trail.conn, user.scope) if user.permissions.suppress_small_counts else None
+    )
+    grid = heat_grid(trail.conn, user.scope, code, protected=protected)
     trail.shows(grid.household_ids, area=code, export=heat_filename(grid), warnings=grid.warnings)
     return grid
 
@@ -180,7 +208,11 @@ def geotiff_bytes(grid: HeatGrid) -> bytes:
                 AREA_LEVEL=grid.area.level,
                 CELL_SIZE_M=f"{grid.cell:g}",
                 WARNINGS=str(grid.warnings),
-                WEIGHTED_TOTAL=f"{grid.weighted_total:g}",
+                WEIGHTED_TOTAL=(
+                    f"{grid.weighted_total:g}"
+                    if isinstance(grid.weighted_total, float)
+                    else grid.weighted_total
+                ),
                 WEIGHTS=",".join(f"{k}={v:g}" for k, v in LEVEL_WEIGHTS.items()),
             )
             dataset.update_tags(1, UNITS="weighted warnings per cell")

@@ -19,11 +19,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from core.access import PortraitAccess, User, suppress
+from core.access import PortraitAccess, User
 from core.audit import Audited
 from core.scope import Scope
 from geo.admin import get_area
-from layers.deidentify import deidentify_features, village_polygons
+from layers.deidentify import deidentify_features, protected_counts, village_polygons
 from layers.households import HOUSEHOLD_LEVELS, households_geojson, latest_month
 
 #: Warning statuses that are still open (analytics/sql/derive_warnings.sql uses the same list).
@@ -132,9 +132,20 @@ def household_points(conn: psycopg.Connection, user: User, code: str, month: dt.
     if permissions.portraits is PortraitAccess.WARNED:
         keep = warned_households(conn, user.scope, code)
     shown = [f for f in features if f["properties"]["household_id"] in keep]
-    hidden = [f for f in features if f["properties"]["household_id"] not in keep]
+    protected = protected_counts(conn, user.scope)
+    # The small-count rule: no de-identified points of a village whose household count is
+    # withheld (their number would be the count), nor any when the area's own count is.
+    hidden = [
+        f
+        for f in features
+        if f["properties"]["household_id"] not in keep
+        and not protected.withheld(f["properties"]["village_code"], ["households"])
+    ]
+    total = protected.count(code, "households", int(collection["total"]))
+    if not isinstance(total, int):
+        hidden = []
     collection["features"] = shown + _deidentified(conn, hidden)
-    collection["total"] = suppress(int(collection["total"]), user)
+    collection["total"] = total
     collection["deidentified"] = True
     return PointLayer(orjson.dumps(collection), _ids(shown))
 

@@ -22,6 +22,9 @@ class Measure:
     decimals: int = 1
     #: The value counts households (1-4 are shown as "<5" to roles without portrait rights).
     is_count: bool = False
+    #: The rollup counts the value is built on (``layers.deidentify.PROTECTED_COLUMNS``): the
+    #: value is withheld wherever one of them is.
+    counts: tuple[str, ...] = ()
 
 
 def _col(name: str) -> sql.Identifier:
@@ -44,40 +47,48 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "warnings_per_100",
             _per(_WARNINGS, "households"),
+            counts=("warnings", "households"),
         ),
         Measure(
             "red_warnings",
             _col("warnings_red"),
             decimals=0,
             is_count=True,
+            counts=("warnings_red",),
         ),
         Measure(
             "income_median",
             _col("income_median"),
             higher_is_worse=False,
             decimals=0,
+            counts=("households",),
         ),
         Measure(
             "income_growth",
             _col("income_growth_mom"),
             higher_is_worse=False,
+            counts=("households",),
         ),
         Measure(
             "benefit_gaps",
             _per(_col("benefit_gaps"), "households"),
+            counts=("benefit_gaps", "households"),
         ),
         Measure(
             "unsafe_housing",
             _per(_col("unsafe_housing"), "housing_assessed"),
+            counts=("unsafe_housing", "housing_assessed"),
         ),
         Measure(
             "unsafe_water",
             _per(_col("unsafe_water"), "water_checked"),
+            counts=("unsafe_water", "water_checked"),
         ),
         Measure(
             "visit_coverage",
             _per(_col("visited_30d"), "households"),
             higher_is_worse=False,
+            counts=("visited_30d", "households"),
         ),
     )
 }

@@ -1,0 +1,202 @@
+"""Many users at once: a Locust run (headless) of the mixed load against the served app.
+
+200 simulated users by default (``ONEMAP_BENCH_USERS``) for 180 s (``ONEMAP_BENCH_SECONDS``):
+wall screens polling the province, county leaders drilling down, village officials opening
+portraits, planners exporting GeoTIFFs (:mod:`bench.locustfile`). The app is served as in
+production (``onemap serve``: waitress, the app role's pool). Goals (issue 14): zero errors,
+p95 ≤ 150 ms for area and household routes, ≤ 300 ms for Dash callbacks. Reported: throughput,
+p50/p95/p99 per route, the app pool's waits and the server's CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.accounts import PASSWORD, bench_user
+from core import db
+from core.access import Role
+from core.settings import get_settings
+
+Row = tuple[str, str, str, str]
+_HERE = Path(__file__).parent
+#: p95 goals in ms by route kind (issue 14).
+GOALS = {"/api/areas": 150.0, "dash:": 300.0}
+
+
+def _callback() -> dict[str, Any]:
+    from dashboards import ids
+    from dashboards.app import create_app
+
+    for key, spec in create_app().callback_map.items():
+        if [i["id"] for i in spec["inputs"]] == [ids.URL]:
+            outputs = [
+                {"id": o.component_id, "property": o.component_property} for o in spec["output"]
+            ]
+            return {"output": key, "outputs": outputs, "url_id": ids.URL, "fitted_id": ids.FITTED}
+    raise RuntimeError("the map's view callback is missing")
+
+
+def plan(url: str) -> dict[str, Any]:
+    """Users and areas of the run: the most populous county, its villages, one village's homes."""
+    with psycopg.connect(url) as conn:
+        county, village = conn.execute(
+            "SELECT left(village_code, 6), village_code FROM household"
+            " WHERE month = (SELECT max(month) FROM published_month)"
+            " GROUP BY 1, 2 ORDER BY count(*) OVER (PARTITION BY left(village_code, 6)) DESC,"
+            " count(*) DESC LIMIT 1"
+        ).fetchone() or ("", "")
+        villages = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT village_code FROM household WHERE village_code LIKE %s"
+                " AND month = (SELECT max(month) FROM published_month) LIMIT 200",
+                (county + "%",),
+            )
+        ]
+        households = [
+            r[0]
+            for r in conn.execute(
+                "SELECT household_id FROM household WHERE village_code = %s"
+                " AND month = (SELECT max(month) FROM published_month) LIMIT 200",
+                (village,),
+            )
+        ]
+    if not households:
+        raise RuntimeError("no published month in the benchmark database")
+    return {
+        "password": PASSWORD,
+        "callback": _callback(),
+        "villages": villages,
+        "households": households,
+        "official_area": village,
+        "users": {
+            "wall": bench_user(url, Role.PROVINCE_LEADER, "33"),
+            "leader": bench_user(url, Role.COUNTY_LEADER, county),
+            "official": bench_user(url, Role.OFFICIAL, village),
+            "planner": bench_user(url, Role.PLANNER, "33"),
+        },
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = os.environ | {"DATABASE_URL": url, "ONEMAP_MAP_POOL_STATS": "1"}
+    command = [str(Path(sys.executable).parent / "onemap"), "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError(f"the app did not start (see {log})")
+
+
+def _pool_stats(log: Path) -> dict[str, int]:
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if line.startswith("pool-stats "):
+            return dict(json.loads(line.removeprefix("pool-stats ")))
+    return {}
+
+
+def _rows(stats_csv: Path, seconds: float, cpu: float, pool: dict[str, int]) -> list[Row]:
+    rows: list[Row] = []
+    with stats_csv.open(encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            name, count = record["Name"], int(record["Request Count"])
+            failures = int(record["Failure Count"])
+            p50, p95, p99 = (record[k] for k in ("50%", "95%", "99%"))
+            goal = next((g for prefix, g in GOALS.items() if name.startswith(prefix)), None)
+            verdict = (
+                ""
+                if goal is None
+                else f"; goal p95 ≤ {goal:.0f} ms: "
+                + ("met" if float(p95) <= goal and not failures else "NOT met")
+            )
+            rows.append(
+                (
+                    f"load {name}",
+                    f"p50 {p50} / p95 {p95} / p99 {p99} ms",
+                    f"{float(record['Requests/s']):.1f} req/s",
+                    f"{count} requests, {failures} errors{verdict}",
+                )
+            )
+    waits = pool.get("requests_waiting", 0), pool.get("requests_wait_ms", 0)
+    rows.append(
+        (
+            "load server",
+            f"CPU {cpu / seconds * 100:.0f} % of one core",
+            f"pool: {pool.get('requests_num', 0)} borrows",
+            f"{pool.get('requests_queued', 0)} waited, {waits[1]} ms waiting in all, "
+            f"{pool.get('requests_errors', 0)} pool errors; 2 cores shared with other work",
+        )
+    )
+    return rows
+
+
+def run(rows: list[Row], url: str) -> None:
+    """Serve the app on the benchmark database, run the Locust mix, add the table rows."""
+    users = int(os.environ.get("ONEMAP_BENCH_USERS", "200"))
+    seconds = int(os.environ.get("ONEMAP_BENCH_SECONDS", "180"))
+    port = int(os.environ.get("ONEMAP_MAP_PORT", "8050")) + 7
+    # The app role's password as the served app will read it (DATABASE_URL set: its file).
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    with psycopg.connect(url, autocommit=True) as conn:
+        db.ensure_app_login(conn)
+    work = Path(tempfile.mkdtemp(prefix="onemap-load-"))
+    (work / "plan.json").write_text(json.dumps(plan(url)), encoding="utf-8")
+    server = _serve(url, port, work / "server.log")
+    cpu_before = _cpu_seconds(server.pid)
+    started = time.monotonic()
+    try:
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "locust"),
+                *("-f", str(_HERE / "locustfile.py"), "--headless", "--only-summary"),
+                *("-u", str(users), "-r", str(max(1, users // 20)), "-t", f"{seconds}s"),
+                *("--host", f"http://127.0.0.1:{port}", "--csv", str(work / "run")),
+                "--loglevel",
+                "WARNING",
+            ],
+            env=os.environ | {"ONEMAP_BENCH_PLAN": str(work / "plan.json")},
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        elapsed = time.monotonic() - started
+        cpu = _cpu_seconds(server.pid) - cpu_before
+    finally:
+        server.send_signal(signal.SIGINT)  # waitress stops; the pool's statistics are logged
+        server.wait(timeout=30)
+    rows.extend(_rows(work / "run_stats.csv", elapsed, cpu, _pool_stats(work / "server.log")))
+
+
+if __name__ == "__main__":
+    from rich.console import Console
+    from rich.table import Table
+
+    table_rows: list[Row] = []
+    run(table_rows, os.environ["DATABASE_URL"])
+    table = Table(title=f"onemap under load ({os.environ.get('ONEMAP_BENCH_USERS', '200')} users)")
+    for heading in ("measure", "time", "rate", "notes"):
+        table.add_column(heading)
+    for row in table_rows:
+        table.add_row(*row)
+    Console(width=180).print(table)

@@ -60,19 +60,22 @@ def test_points_carry_their_warning_level(derived: Any, conn: psycopg.Connection
     collection = json.loads(households_geojson(conn, PROVINCE_SCOPE, town, month))
     assert collection["total"] == total == len(collection["features"])
     assert collection["truncated"] is False
-    levels = dict(
-        conn.execute(
-            "SELECT household_id, level FROM warning_month WHERE month = %s"
-            " AND village_code LIKE %s",
-            (month, town + "%"),
-        ).fetchall()
-    )
+    warned = conn.execute(
+        "SELECT w.household_id, w.level, o.status IN ('raised', 'acknowledged', 'verified')"
+        " FROM warning_month w JOIN warning o USING (warning_id)"
+        " WHERE w.month = %s AND w.village_code LIKE %s",
+        (month, town + "%"),
+    ).fetchall()
+    levels = {household: level for household, level, still_open in warned if still_open}
+    closed = {household for household, _, still_open in warned if not still_open}
     drawn = {
         f["properties"]["household_id"]: f["properties"]["warning_level"]
         for f in collection["features"]
     }
+    # Coloured by open warnings only: a resolved or dismissed one no longer alarms.
     assert {h: lv for h, lv in drawn.items() if lv != "none"} == levels
-    assert levels, "the biggest town of the fixture has warnings"
+    assert all(drawn[h] == "none" for h in closed)
+    assert levels, "the biggest town of the fixture has open warnings"
 
 
 def test_a_small_cap_truncates_and_says_so(

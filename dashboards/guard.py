@@ -58,6 +58,11 @@ def _same_id(sent: Any, declared: Any) -> bool:
     )
 
 
+def _property(name: Any) -> Any:
+    """A property name without the ``@hash`` Dash appends to a duplicate output."""
+    return name.split("@", 1)[0] if isinstance(name, str) else name
+
+
 def _check_items(sent: Any, declared: list[Mapping[str, Any]], what: str) -> None:
     if not isinstance(sent, list) or len(sent) != len(declared):
         raise BadRequest(f"callback {what}: {len(declared)} entries expected")
@@ -66,7 +71,9 @@ def _check_items(sent: Any, declared: list[Mapping[str, Any]], what: str) -> Non
             if not all(isinstance(i, dict) for i in item):
                 raise BadRequest(f"callback {what}: malformed wildcard entry")
             continue
-        if not isinstance(item, dict) or item.get("property") != spec["property"]:
+        if not isinstance(item, dict) or _property(item.get("property")) != _property(
+            spec["property"]
+        ):
             raise BadRequest(f"callback {what}: entry is not {spec['id']}.{spec['property']}")
         if not _same_id(item.get("id"), spec["id"]):
             raise BadRequest(f"callback {what}: unexpected id {item.get('id')!r}")

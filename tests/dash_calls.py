@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -29,8 +30,15 @@ def dash_update_as(client: Any, inputs: str, values: dict[str, Any]) -> Any:
     The CSRF header is read from the client's ``_csrf_token`` cookie, as dash-renderer does.
     """
     key, spec = next((k, v) for k, v in callback_map().items() if inputs_of(v) == inputs)
+    # A duplicate output is sent with the "@hash" of its key, as the renderer does.
+    found = re.search(r"@([0-9a-f]{64})", key)
+    suffix = f"@{found.group(1)}" if found else ""
     outputs = [
-        {"id": o.component_id, "property": o.component_property} for o in _list(spec["output"])
+        {
+            "id": o.component_id,
+            "property": o.component_property + (suffix if o.allow_duplicate else ""),
+        }
+        for o in _list(spec["output"])
     ]
     body = {
         "output": key,

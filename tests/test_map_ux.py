@@ -20,6 +20,7 @@ from core.scope import PROVINCE_SCOPE, Scope
 from dashboards.panel import legend
 from layers.area_figures import _suppressed, area_figures
 from layers.choropleth import ZERO_COLOUR, Choropleth, children_choropleth, suppressed
+from layers.deidentify import ProtectedCounts, protected_counts
 from layers.households import households_geojson
 from layers.measures import MEASURES
 from tests.accounts import warned_household
@@ -50,7 +51,9 @@ def test_legend_counts_areas_and_keeps_zero_neutral() -> None:
         "g": 30.0,
         "h": None,
     }
-    shading = suppressed(Choropleth(MEASURES["red_warnings"], dt.date(2024, 6, 1), values))
+    shading = suppressed(
+        Choropleth(MEASURES["red_warnings"], dt.date(2024, 6, 1), values), ProtectedCounts({}, {})
+    )
     assert shading.values["d"] == SUPPRESSED
     counts = [entry.count for entry in shading.legend]
     assert all(isinstance(c, int) for c in counts), counts
@@ -67,8 +70,11 @@ def test_legend_counts_areas_and_keeps_zero_neutral() -> None:
 def test_province_legend_of_a_leader_shows_area_counts(
     derived: Any, conn: psycopg.Connection
 ) -> None:
+    protected = protected_counts(conn, PROVINCE_SCOPE)
     for measure in ("red_warnings", "warnings_per_100", "benefit_gaps"):
-        shading = suppressed(children_choropleth(conn, PROVINCE_SCOPE, "331122", measure))
+        shading = suppressed(
+            children_choropleth(conn, PROVINCE_SCOPE, "331122", measure), protected
+        )
         present = [v for v in shading.values.values() if v is not None]
         assert all(isinstance(e.count, int) for e in shading.legend), measure
         assert sum(int(e.count) for e in shading.legend) == len(present), measure

@@ -184,12 +184,24 @@ def test_leaders_and_planners_see_suppressed_counts_and_displaced_points(
     )
     assert collection["total"] == (SUPPRESSED if small[1] < 5 else small[1])
     assert collection["deidentified"] is True
-    assert len(collection["features"]) == small[1]
+    # The small-count rule: a village below 5 households shows no points (their number would
+    # be the count).
+    assert len(collection["features"]) == (0 if small[1] < 5 else small[1])
+    big = conn.execute(
+        "SELECT village_code, count(*) FROM household"
+        " WHERE month = (SELECT max(month) FROM published_month) AND village_code LIKE '331122%'"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    ).fetchone()
+    assert big is not None and big[1] >= 5
+    collection = json.loads(
+        logged_in_client(database_url, planner).get(f"/api/areas/{big[0]}/households.geojson").data
+    )
+    assert len(collection["features"]) == big[1]
     true_points = {
         (round(r[0], 6), round(r[1], 6))
         for r in conn.execute(
             "SELECT ST_X(geom), ST_Y(geom) FROM household WHERE village_code = %s",
-            (small[0],),
+            (big[0],),
         ).fetchall()
     }
     for feature in collection["features"]:

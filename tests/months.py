@@ -14,7 +14,7 @@ from analytics.run import DeriveResult, derive_month
 from analytics.trends import refresh_responses
 from etl.pseudonymise import Pseudonymiser
 from etl.run import run_month
-from tests.conftest import KEY, NEXT, SETTINGS
+from tests.conftest import KEY, NEXT, POLICY_CODES, SETTINGS
 
 NEXT_FIRST = dt.date.fromisoformat(f"{NEXT}-01")
 
@@ -28,7 +28,9 @@ def two_months(derived: DeriveResult, feeds: dict[str, Path], database_url: str)
             (NEXT_FIRST,),
         ).fetchone()
         if done is None:
-            run_month(conn, feeds[NEXT], NEXT, Pseudonymiser(KEY), force=True)
+            run_month(
+                conn, feeds[NEXT], NEXT, Pseudonymiser(KEY), policy_codes=POLICY_CODES, force=True
+            )
             derive_month(conn, NEXT, SETTINGS)
             simulate_responses(conn, NEXT, seed=5)
             refresh_responses(conn, NEXT_FIRST)

@@ -19,12 +19,12 @@ from typing import Any
 
 import psycopg
 
+from analytics.action_errors import InvalidAction, NotYours
 from analytics.assist_settings import AssistanceSettings, get_assist_settings
 from analytics.help_measures import help_measures
 from analytics.lifecycle import NotActionable, StaleVersion, advance, mark_visited
 from core import audit, db
 from core.access import Role, User
-from core.errors import OneMapError, OutOfScope
 
 #: Warning actions and the status each moves to.
 WARNING_ACTIONS = {
@@ -43,16 +43,6 @@ PLAN_STATUSES = ("planned", "in_progress", "done", "dropped")
 MAX_NOTE = 2000
 #: An area actor (town official, county leader) may act on every household of the area.
 AREA_ACTOR = "*"
-
-
-class NotYours(OutOfScope):
-    """The household is not paired with the caller, or lies outside their area."""
-
-    user_msg = "This household is not yours to act on (not paired with you, or outside your area)."
-
-
-class InvalidAction(OneMapError, ValueError):
-    """An action that cannot be done as asked (missing reason, unknown measure, too long…)."""
 
 
 @dataclass(frozen=True, slots=True)

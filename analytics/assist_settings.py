@@ -59,6 +59,11 @@ class PhotoSettings(BaseSettings):
     jpeg_quality: int = Field(default=85, ge=50, le=95)
 
     @property
+    def max_megabytes(self) -> str:
+        """The byte cap in MB, as a person reads it ("5", "2.5")."""
+        return f"{self.max_bytes / (1024 * 1024):g}"
+
+    @property
     def max_request_bytes(self) -> int:
         """The largest visit form the web server reads: every photo at the cap, plus 1 MB."""
         return self.max_per_visit * self.max_bytes + 1024 * 1024

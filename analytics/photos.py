@@ -43,7 +43,6 @@ FORMATS = {
 STORED_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png)")
 #: What Pillow raises for a file it cannot read (truncated, corrupt, lying about itself).
 _UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError)
-_MB = 1024 * 1024
 
 
 class PhotoRefused(InvalidAction):
@@ -157,7 +156,7 @@ def clean(data: bytes, settings: PhotoSettings | None = None, *, number: int = 1
             f"photo {number} is larger than {settings.max_bytes} bytes",
             "too_large",
             n=number,
-            mb=round(settings.max_bytes / _MB, 1),
+            mb=settings.max_megabytes,
         )
     found = _probe(data, number, settings)
     return _encode(_decode(data, number), found, settings)

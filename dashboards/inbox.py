@@ -27,7 +27,7 @@ from dashboards.errors import http_status
 from dashboards.inbox_templates import HOUSEHOLD_PAGE, INBOX_PAGE, MESSAGE_PAGE
 from dashboards.messages import HTML_LANG, normalise_lang, t
 from dashboards.viewer import audited_request, current_user, mark_personal, request_id
-from layers.visit_photos import open_photo
+from layers.visit_photos import UnknownPhoto, open_photo
 
 inbox_pages = Blueprint("onemap_inbox", __name__)
 _HOUSEHOLD = re.compile(r"H[0-9]{6,24}")
@@ -194,8 +194,11 @@ def visit(household_id: str) -> Response:
 @inbox_pages.get("/inbox/photo/<int:photo_id>")
 def photo(photo_id: int) -> Response:
     """One visit photo, for the household's official (404 for anyone else), audited."""
-    with audited_request(current_user()) as trail:
-        found = open_photo(trail, photo_id)
+    try:
+        with audited_request(current_user()) as trail:
+            found = open_photo(trail, photo_id)
+    except UnknownPhoto as error:
+        return message_page(page_lang(), "error.unknown_photo", http_status(error))
     response = Response(found.data, mimetype=found.content_type)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

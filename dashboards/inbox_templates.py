@@ -90,7 +90,7 @@ HOUSEHOLD_PAGE = (
 <ol class="items">{% for item in items %}{{ card(item, here, False) }}
 {% else %}<li class="none">{{ t('inbox.none') }}</li>{% endfor %}</ol>
 <h2>{{ t('sheet.visit') }}</h2>
-<form method="post" action="{{ here }}/visit" id="visit-form" class="stack"
+<form method="post" action="{{ here }}/visit{{ suffix }}" id="visit-form" class="stack"
  enctype="multipart/form-data">
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
 <input type="hidden" name="lang" value="{{ lang }}">

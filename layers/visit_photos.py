@@ -24,6 +24,10 @@ class UnknownPhoto(OneMapError, LookupError):
 
     user_msg = "Unknown photo (or not yours to see)."
 
+    def __init__(self, detail: str) -> None:
+        # The class's message, never the detail: it names who asked and why it was refused.
+        super().__init__(detail, user_msg=type(self).user_msg)
+
 
 @dataclass(frozen=True, slots=True)
 class PhotoFile:

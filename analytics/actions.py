@@ -19,12 +19,13 @@ from typing import Any
 
 import psycopg
 
-from analytics.assist_settings import AssistanceSettings, get_assist_settings
+from analytics import photos as visit_photos
+from analytics.action_errors import InvalidAction, NotYours
+from analytics.assist_settings import AssistanceSettings, get_assist_settings, get_photo_settings
 from analytics.help_measures import help_measures
 from analytics.lifecycle import NotActionable, StaleVersion, advance, mark_visited
 from core import audit, db
 from core.access import Role, User
-from core.errors import OneMapError, OutOfScope
 
 #: Warning actions and the status each moves to.
 WARNING_ACTIONS = {
@@ -43,16 +44,6 @@ PLAN_STATUSES = ("planned", "in_progress", "done", "dropped")
 MAX_NOTE = 2000
 #: An area actor (town official, county leader) may act on every household of the area.
 AREA_ACTOR = "*"
-
-
-class NotYours(OutOfScope):
-    """The household is not paired with the caller, or lies outside their area."""
-
-    user_msg = "This household is not yours to act on (not paired with you, or outside your area)."
-
-
-class InvalidAction(OneMapError, ValueError):
-    """An action that cannot be done as asked (missing reason, unknown measure, too long…)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,49 +268,82 @@ def record_visit(
     request_id: str,
     location: Location | None = None,
     at: dt.datetime | None = None,
+    photos: Sequence[bytes] = (),
 ) -> Done:
     """Record a home visit (source 'app'); an open warning of the household counts it visited.
 
-    The distance from the household is kept: more than 1 km is a supervision finding.
+    The distance from the household is kept: more than 1 km is a supervision finding. The
+    visit's ``photos`` (uploaded bytes) are checked and re-encoded before anything is written
+    (:func:`analytics.photos.clean_all`), then stored in the visit's transaction; their files
+    are removed again when it does not commit.
+
+    Raises
+    ------
+    NotYours, InvalidAction, analytics.photos.PhotoRefused
     """
     text = _text(note, "note", required=True)
+    cleaned = visit_photos.clean_all(photos)
     at = at or dt.datetime.now(dt.UTC)
-    with acting(user) as (conn, actor):
-        paired, village = _paired_official(conn, household_id)
-        check_may_act(actor, paired)
-        who = actor if actor != AREA_ACTOR else (paired or user.username)
-        point = (location.lon, location.lat) if location else (None, None)
-        row = conn.execute(
-            "INSERT INTO field_visit (household_id, county_code, village_code, official_id,"
-            " username, visited_at, note, geom, distance_m)"
-            " SELECT h.household_id, h.county_code, h.village_code, %s, %s, %s, %s, g.geom,"
-            " ST_Distance(g.geom::geography, h.geom::geography)"
-            " FROM household h, (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) g"
-            " WHERE h.household_id = %s AND h.month = (SELECT max(month) FROM published_month)"
-            " RETURNING visit_id, distance_m",
-            (who, user.username, at, text, *point, household_id),
-        ).fetchone()
-        if row is None:
-            raise NotYours(f"visit to {household_id} refused")
-        warning = conn.execute(
-            "SELECT warning_id FROM warning WHERE household_id = %s"
-            " AND status IN ('raised', 'acknowledged', 'verified')",
-            (household_id,),
-        ).fetchone()
-        if warning is not None:
-            mark_visited(conn, warning[0], actor=user.username, at=at, note=text or "")
-        _audit(
-            conn,
-            user,
-            "visit.record",
-            [household_id],
-            request_id,
-            area=village,
-            visit_id=row[0],
-            distance_m=row[1],
-            located=location is not None,
-        )
-    return Done("visit", int(row[0]), 0, household_id)
+    files = visit_photos.PhotoFiles(get_photo_settings().dir)
+    try:
+        with acting(user) as (conn, actor):
+            paired, village = _paired_official(conn, household_id)
+            check_may_act(actor, paired)
+            who = actor if actor != AREA_ACTOR else (paired or user.username)
+            visit_id, distance_m = _insert_visit(
+                conn, household_id, who=who, user=user, at=at, text=text, location=location
+            )
+            warning = conn.execute(
+                "SELECT warning_id FROM warning WHERE household_id = %s"
+                " AND status IN ('raised', 'acknowledged', 'verified')",
+                (household_id,),
+            ).fetchone()
+            if warning is not None:
+                mark_visited(conn, warning[0], actor=user.username, at=at, note=text or "")
+            photo_ids = visit_photos.save(conn, visit_id, cleaned, files, created_by=user.username)
+            _audit(
+                conn,
+                user,
+                "visit.record",
+                [household_id],
+                request_id,
+                area=village,
+                visit_id=visit_id,
+                distance_m=distance_m,
+                located=location is not None,
+                photos=len(photo_ids),
+            )
+    except BaseException:
+        files.discard()  # the rows are gone with the transaction: so are their files
+        raise
+    return Done("visit", visit_id, 0, household_id)
+
+
+def _insert_visit(
+    conn: psycopg.Connection,
+    household_id: str,
+    *,
+    who: str,
+    user: User,
+    at: dt.datetime,
+    text: str | None,
+    location: Location | None,
+) -> tuple[int, float | None]:
+    """Insert the visit row; return its id and the distance from the household (metres)."""
+    point = (location.lon, location.lat) if location else (None, None)
+    row = conn.execute(
+        "INSERT INTO field_visit (household_id, county_code, village_code, official_id,"
+        " username, visited_at, note, geom, distance_m)"
+        " SELECT h.household_id, h.county_code, h.village_code, %s, %s, %s, %s, g.geom,"
+        " ST_Distance(g.geom::geography, h.geom::geography)"
+        " FROM household h, (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4326) AS geom) g"
+        " WHERE h.household_id = %s AND h.month = (SELECT max(month) FROM published_month)"
+        " RETURNING visit_id, distance_m",
+        (who, user.username, at, text, *point, household_id),
+    ).fetchone()
+    if row is None:
+        raise NotYours(f"visit to {household_id} refused")
+    return int(row[0]), row[1]
 
 
 def add_plan_item(

@@ -1,8 +1,9 @@
-"""Settings of the assistance loop: response deadlines, pairing load, door requests."""
+"""Settings of the assistance loop: response deadlines, pairing load, door requests, photos."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,3 +39,37 @@ class AssistanceSettings(BaseSettings):
 def get_assist_settings() -> AssistanceSettings:
     """The process-wide assistance settings, read from the environment on first use."""
     return AssistanceSettings()
+
+
+class PhotoSettings(BaseSettings):
+    """Photos of a home visit (``ONEMAP_PHOTO_…``, docs/assistance.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_PHOTO_", extra="ignore")
+
+    #: Where the photos are kept: outside the web root, served only by the audited route.
+    #: A relative path is relative to the working directory (like ``.onemap/pg``).
+    dir: Path = Path(".onemap/photos")
+    #: The largest upload accepted, in bytes (a phone's JPEG is 2–4 MB).
+    max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    #: The most pixels a photo may declare (a small file can decode to a huge image).
+    max_pixels: int = Field(default=40_000_000, ge=10_000, le=150_000_000)
+    #: Photos per visit.
+    max_per_visit: int = Field(default=4, ge=1, le=20)
+    #: JPEG quality of the re-encoded photo.
+    jpeg_quality: int = Field(default=85, ge=50, le=95)
+
+    @property
+    def max_megabytes(self) -> str:
+        """The byte cap in MB, as a person reads it ("5", "2.5")."""
+        return f"{self.max_bytes / (1024 * 1024):g}"
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest visit form the web server reads: every photo at the cap, plus 1 MB."""
+        return self.max_per_visit * self.max_bytes + 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_photo_settings() -> PhotoSettings:
+    """The process-wide photo settings, read from the environment on first use."""
+    return PhotoSettings()

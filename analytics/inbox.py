@@ -160,8 +160,10 @@ def household_sheet(user: User, household_id: str, request_id: str) -> dict[str,
             (household_id,),
         ).fetchall()
         visits = cur.execute(
-            "SELECT visited_at, note, source, round(distance_m) AS distance_m FROM field_visit"
-            " WHERE household_id = %s ORDER BY visited_at DESC LIMIT 10",
+            "SELECT v.visited_at, v.note, v.source, round(v.distance_m) AS distance_m,"
+            " array(SELECT f.photo_id FROM visit_photo f WHERE f.visit_id = v.visit_id"
+            " ORDER BY f.photo_id) AS photo_ids"
+            " FROM field_visit v WHERE v.household_id = %s ORDER BY v.visited_at DESC LIMIT 10",
             (household_id,),
         ).fetchall()
         items = [i for i in read_items(conn, actor) if i.household_id == household_id]

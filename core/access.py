@@ -153,6 +153,7 @@ RLS_TABLES: Mapping[str, str] = MappingProxyType(
         "plan_item": "village",
         "official": "county",
         "household_code": "county",
+        "visit_photo": "village",  # migration 0012
     }
 )
 

@@ -1,9 +1,11 @@
 """Back up and restore the whole database with pg_dump / pg_restore (custom format).
 
-Everything is in the dump: geography, published months, derived tables, users, sessions and the
-audit chain with its hashes, so ``onemap audit verify`` passes on a restored database exactly as
-it did on the original. Restore replaces the database's objects in one transaction: stop the
-web app first (its connections hold locks the restore waits for).
+Everything in the database is in the dump: geography, published months, derived tables, users,
+sessions and the audit chain with its hashes, so ``onemap audit verify`` passes on a restored
+database exactly as it did on the original. Restore replaces the database's objects in one
+transaction: stop the web app first (its connections hold locks the restore waits for). Visit
+photos are files (``ONEMAP_PHOTO_DIR``, default ``.onemap/photos``), not rows: copy that
+folder with the dump.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 import dash
 from dash import html
 
+from analytics.assist_settings import get_photo_settings
 from core.settings import get_settings
 from dashboards import auth, callbacks, guard, headers
 from dashboards.audit_page import audit_pages
@@ -73,6 +74,8 @@ def create_app() -> dash.Dash:
     server.register_blueprint(api)
     server.register_blueprint(audit_pages)
     server.register_blueprint(inbox_pages)
+    # The largest body read: a visit form with every photo at its cap (else 413, not a 500).
+    server.config["MAX_CONTENT_LENGTH"] = get_photo_settings().max_request_bytes
     server.register_blueprint(door_pages)
     server.register_blueprint(team_pages)
     mount_pages(server, OneMapDash, **options)

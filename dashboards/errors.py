@@ -7,6 +7,7 @@ in the viewer's language. Most specific class first: the first match wins.
 
 from __future__ import annotations
 
+from analytics.photos import PhotoRefused, PhotoTooLarge
 from core.errors import (
     AccountDisabled,
     AccountLocked,
@@ -24,6 +25,7 @@ from dashboards.messages import DEFAULT_LANG, t
 from layers.heatmap import UnknownTile
 from layers.portrait import DoorCodeRefused, UnknownHousehold
 from layers.supervision import BadInspection
+from layers.visit_photos import UnknownPhoto
 
 
 class NotLoggedIn(OneMapError, PermissionError):
@@ -65,6 +67,9 @@ WEB_ERRORS: tuple[tuple[type[OneMapError], int, str], ...] = (
     (InvalidUser, 422, "error.generic"),
     (AuditWriteFailed, 500, "error.audit_failed"),
     (UnknownHousehold, 404, "error.unknown_household"),
+    (UnknownPhoto, 404, "error.unknown_photo"),
+    (PhotoTooLarge, 413, "error.photo_refused"),
+    (PhotoRefused, 422, "error.photo_refused"),
     (UnknownTile, 404, "error.no_tile"),
     (UnknownArea, 404, "error.unknown_area"),
     (OutOfScope, 403, "error.out_of_scope"),

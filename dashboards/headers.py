@@ -91,7 +91,9 @@ def secure_headers(policy: str) -> Callable[[Response], Response]:
             or path.startswith(NO_STORE_PREFIXES)
             or path.endswith(NO_STORE_SUFFIXES)
         ):
-            headers["Cache-Control"] = "no-store"
+            # A route may have said more (a photo: ``private, no-store``); never less.
+            if "no-store" not in headers.get("Cache-Control", ""):
+                headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response
 

@@ -1,8 +1,10 @@
-"""我的待办 (/inbox), one household's sheet (/inbox/household/<id>) and the team page.
+"""我的待办 (/inbox), one household's sheet (/inbox/household/<id>), its visits' photos.
 
 Phone-first server-rendered pages (390 px and up); Jinja escapes every value, so a request
 text with markup shows as text. Every action is a CSRF-checked POST handed to
-:mod:`analytics.actions` (scoped, versioned, audited); the page only adapts the outcome.
+:mod:`analytics.actions` (scoped, versioned, audited); the page only adapts the outcome. A
+visit's photos are served only by ``/inbox/photo/<id>`` (read by ``layers.visit_photos``,
+audited, never cached).
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template_string, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from analytics import actions, inbox
-from analytics.assist_settings import get_assist_settings
+from analytics.assist_settings import get_assist_settings, get_photo_settings
 from analytics.help_measures import help_measures
 from analytics.lifecycle import BadTransition, StaleVersion
+from analytics.photos import PhotoRefused
 from core.errors import BEIJING, OneMapError
 from dashboards.auth import csrf_token
 from dashboards.errors import http_status
 from dashboards.inbox_templates import HOUSEHOLD_PAGE, INBOX_PAGE, MESSAGE_PAGE
 from dashboards.messages import HTML_LANG, normalise_lang, t
-from dashboards.viewer import current_user, mark_personal, request_id
+from dashboards.viewer import audited_request, current_user, mark_personal, request_id
+from layers.visit_photos import UnknownPhoto, open_photo
 
 inbox_pages = Blueprint("onemap_inbox", __name__)
 _HOUSEHOLD = re.compile(r"H[0-9]{6,24}")
@@ -54,9 +59,11 @@ def render(template: str, lang: str, status: int = 200, **context: Any) -> Respo
     return Response(page, status=status, mimetype="text/html")
 
 
-def message_page(lang: str, key: str, status: int, **values: Any) -> Response:
+def message_page(
+    lang: str, key: str, status: int, *, back: str | None = None, **values: Any
+) -> Response:
     """A page with one message and a way back (refusals, conflicts)."""
-    back = request.form.get("back") or "/inbox"
+    back = back or request.form.get("back") or "/inbox"
     if not back.startswith("/inbox"):
         back = "/inbox"
     return render(MESSAGE_PAGE, lang, status, message=t(key, lang, **values), back=back)
@@ -93,6 +100,9 @@ def outcome(lang: str, call: Any, target: str) -> Response:
         return message_page(lang, "inbox.conflict", 409)
     except actions.NotYours:
         return message_page(lang, "inbox.refused", 403)
+    except PhotoRefused as error:
+        key = f"photo.refused.{error.reason}"
+        return message_page(lang, key, http_status(error), back=target, **error.values)
     except (actions.InvalidAction, BadTransition) as error:
         return message_page(lang, "inbox.invalid", 422, detail=error.user_msg)
     sep = "&" if "?" in target else "?"
@@ -142,6 +152,7 @@ def household_page(household_id: str) -> Response:
         today=dt.datetime.now(BEIJING).date(),
         done=request.args.get("done") == "1",
         statuses=actions.PLAN_STATUSES,
+        photo_max=get_photo_settings().max_per_visit,
     )
 
 
@@ -155,9 +166,16 @@ def _location() -> actions.Location | None:
         raise actions.InvalidAction("the location is not a number") from error
 
 
+def _photos() -> list[bytes]:
+    """The visit form's photos (an empty file field sends a part without a name: none)."""
+    cap = get_photo_settings().max_bytes
+    # One byte over the cap is enough to refuse it; the request's size is capped by Flask.
+    return [part.stream.read(cap + 1) for part in request.files.getlist("photo") if part.filename]
+
+
 @inbox_pages.post("/inbox/household/<household_id>/visit")
 def visit(household_id: str) -> Response:
-    """Record a home visit (with the browser's location when allowed)."""
+    """Record a home visit (with the browser's location when allowed, and photos)."""
     lang, user = page_lang(), current_user()
     return outcome(
         lang,
@@ -166,9 +184,39 @@ def visit(household_id: str) -> Response:
             household_id,
             note=request.form.get("note", ""),
             location=_location(),
+            photos=_photos(),
             request_id=request_id(),
         ),
         f"/inbox/household/{household_id}",
+    )
+
+
+@inbox_pages.get("/inbox/photo/<int:photo_id>")
+def photo(photo_id: int) -> Response:
+    """One visit photo, for the household's official (404 for anyone else), audited."""
+    try:
+        with audited_request(current_user()) as trail:
+            found = open_photo(trail, photo_id)
+    except UnknownPhoto as error:
+        return message_page(page_lang(), "error.unknown_photo", http_status(error))
+    response = Response(found.data, mimetype=found.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+@inbox_pages.errorhandler(RequestEntityTooLarge)
+def _too_large(_error: RequestEntityTooLarge) -> Response:
+    # The form was not read (it is too large): the language and the way back come from the URL.
+    settings = get_photo_settings()
+    return message_page(
+        normalise_lang(request.args.get("lang")),
+        "photo.refused.request_too_large",
+        413,
+        back=request.path.removesuffix("/visit"),
+        max=settings.max_per_visit,
+        mb=settings.max_megabytes,
     )
 
 

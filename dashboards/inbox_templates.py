@@ -90,7 +90,8 @@ HOUSEHOLD_PAGE = (
 <ol class="items">{% for item in items %}{{ card(item, here, False) }}
 {% else %}<li class="none">{{ t('inbox.none') }}</li>{% endfor %}</ol>
 <h2>{{ t('sheet.visit') }}</h2>
-<form method="post" action="{{ here }}/visit" id="visit-form" class="stack">
+<form method="post" action="{{ here }}/visit{{ suffix }}" id="visit-form" class="stack"
+ enctype="multipart/form-data">
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
 <input type="hidden" name="lang" value="{{ lang }}">
 <input type="hidden" name="lat" id="visit-lat"><input type="hidden" name="lon" id="visit-lon">
@@ -98,10 +99,17 @@ HOUSEHOLD_PAGE = (
 <textarea id="visit-note" name="note" maxlength="2000" required rows="3"></textarea>
 <button type="button" id="locate" data-done="{{ t('sheet.located') }}">{{ t('sheet.locate')
  }}</button>
+<label for="visit-photo">{{ t('sheet.photos', n=photo_max) }}</label>
+<input type="file" id="visit-photo" name="photo" accept="image/jpeg,image/png" multiple
+ capture="environment">
 <button type="submit" id="visit-submit">{{ t('sheet.visit_submit') }}</button></form>
 <h3>{{ t('sheet.visits') }}</h3><ul class="visits">{% for v in sheet.visits %}
 <li>{{ when(v.visited_at) }} · {{ v.note }}{% if v.distance_m is not none %} ·
-{{ t('sheet.distance', m=v.distance_m | int) }}{% endif %}</li>{% endfor %}</ul>
+{{ t('sheet.distance', m=v.distance_m | int) }}{% endif %}
+{% if v.photo_ids %}<div class="visit-photos">{% for p in v.photo_ids %}
+<a href="/inbox/photo/{{ p }}"><img src="/inbox/photo/{{ p }}" loading="lazy" id="photo-{{ p }}"
+ alt="{{ t('sheet.photo_alt', n=loop.index, when=when(v.visited_at)) }}"></a>{% endfor %}</div>
+{% endif %}</li>{% endfor %}</ul>
 <h2>{{ t('sheet.plan') }}</h2>
 <ul class="plan" id="plan-items">{% for p in sheet.plan %}
 <li id="plan-{{ p.item_id }}"><strong>{{ measures[p.measure].name(lang) if p.measure in measures

@@ -46,6 +46,7 @@ ASSISTANCE_ROUTES = {
     "/inbox/act": "refused for another official's item, stale or CSRF-less (test_inbox_web.py)",
     "/inbox/household/<household_id>": "the paired official or the area only (test_assistance.py)",
     "/inbox/household/<household_id>/visit": "RLS refuses another's household (test_assistance)",
+    "/inbox/photo/<int:photo_id>": "the paired official or the area only, else 404 (test_photos)",
     "/inbox/household/<household_id>/plan": "the paired official or the area only",
     "/inbox/plan/<int:item_id>": "the paired official or the area only",
     "/inbox/team": "town officials and county leaders only",

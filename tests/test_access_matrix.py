@@ -18,6 +18,7 @@ import pytest
 
 from core.scope import Scope
 from layers.heatmap import tile_png
+from tests import matrix_routes
 from tests.dash_calls import dash_update_as, inputs_of
 from tests.matrix import Matrix, alpha, build, clear_of, text, tile_of
 
@@ -182,6 +183,8 @@ ROUTE_CASES: dict[str, Callable[[Matrix], None]] = {
     "/_reload-hash": page_case("/_reload-hash"),
     # Every callback is replayed through this route below (CALLBACK_CASES).
     "/_dash-update-component": lambda m: None,
+    # The pages beside the map, their data routes and downloads (tests/matrix_routes.py).
+    **matrix_routes.ROUTE_CASES,
 }
 
 

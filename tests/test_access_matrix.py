@@ -9,24 +9,18 @@ Public routes are listed with the reason they hold no data.
 
 from __future__ import annotations
 
-import io
 import json
-import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
-from PIL import Image
 
-from core.access import Role
 from core.scope import Scope
 from layers.heatmap import tile_png
-from tests.conftest import logged_in_client, make_user
+from tests import matrix_routes
 from tests.dash_calls import dash_update_as, inputs_of
+from tests.matrix import Matrix, alpha, build, clear_of, text, tile_of
 
 #: Routes anyone may fetch, and why nothing of B can leak through them.
 PUBLIC_ROUTES = {
@@ -61,111 +55,10 @@ CLIENTSIDE = {
 }
 
 
-@dataclass(frozen=True)
-class Village:
-    """A village with what would give it away in a response."""
-
-    code: str
-    name: str
-    households: frozenset[str]
-    tokens: frozenset[str]
-    warned: tuple[str, ...]  # households with a warning in the latest derived month
-    warned_points: tuple[tuple[float, float], ...]
-
-
-def _village(conn: psycopg.Connection, code: str) -> Village:
-    name = conn.execute("SELECT name FROM admin_area WHERE code = %s", (code,)).fetchone()
-    households = conn.execute(
-        "SELECT household_id FROM household WHERE village_code = %s", (code,)
-    ).fetchall()
-    tokens = conn.execute(
-        "SELECT t.token FROM household_token t JOIN household h USING (household_id)"
-        " WHERE h.village_code = %s",
-        (code,),
-    ).fetchall()
-    warned = conn.execute(
-        "SELECT m.household_id, ST_X(h.geom), ST_Y(h.geom) FROM warning_month m"
-        " JOIN household h ON h.month = m.month AND h.household_id = m.household_id"
-        " WHERE m.village_code = %s AND m.month = (SELECT max(month) FROM warning_month)"
-        " ORDER BY m.household_id",
-        (code,),
-    ).fetchall()
-    assert name is not None and households and warned
-    return Village(
-        code,
-        str(name[0]),
-        frozenset(r[0] for r in households),
-        frozenset(r[0] for r in tokens),
-        tuple(r[0] for r in warned),
-        tuple((float(r[1]), float(r[2])) for r in warned),
-    )
-
-
-def _most_warned(conn: psycopg.Connection, like: str, other_than: str = "") -> str:
-    row = conn.execute(
-        "SELECT m.village_code FROM warning_month m JOIN household_token t USING (household_id)"
-        " WHERE m.month = (SELECT max(month) FROM warning_month) AND m.village_code LIKE %s"
-        " AND m.village_code <> %s GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
-        (like, other_than),
-    ).fetchone()
-    assert row is not None, like
-    return str(row[0])
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """The official of A, their client, and the villages they must not see."""
-
-    client: Any
-    database_url: str
-    a: Village
-    sibling: Village  # same town as A
-    foreign: Village  # another county
-    visible_names: frozenset[str]
-
-    @property
-    def town(self) -> str:
-        return self.a.code[:9]
-
-    def others(self) -> tuple[Village, Village]:
-        return self.sibling, self.foreign
-
-    def assert_no_trace(self, text: str, of: Village) -> None:
-        """Nothing in ``text`` names, codes or identifies a household of ``of``."""
-        assert of.code not in text, f"{of.code} leaked"
-        assert not set(re.findall(r"H\d{6,24}", text)) & of.households, "households leaked"
-        assert not {t for t in of.tokens if t in text}, "door tokens leaked"
-        if of.name not in self.visible_names:
-            assert of.name not in text, f"the name {of.name} leaked"
-
-
 @pytest.fixture(scope="module")
 def matrix(derived: Any, database_url: str) -> Matrix:
     with psycopg.connect(database_url) as conn:
-        return _build(conn, database_url)
-
-
-def _build(conn: psycopg.Connection, database_url: str) -> Matrix:
-    a = _most_warned(conn, "331122%")
-    sibling = _most_warned(conn, a[:9] + "%", other_than=a)
-    foreign = _most_warned(conn, "330902%")
-    official = make_user(database_url, Role.OFFICIAL, a)
-    names = conn.execute(
-        "SELECT name FROM admin_area WHERE code = ANY(%s)",
-        ([a[:n] for n in (2, 4, 6, 9, 12)],),
-    ).fetchall()
-    return Matrix(
-        logged_in_client(database_url, official),
-        database_url,
-        _village(conn, a),
-        _village(conn, sibling),
-        _village(conn, foreign),
-        frozenset(r[0] for r in names),
-    )
-
-
-def text(response: Any) -> str:
-    return str(response.get_data(as_text=True))
+        return build(conn, database_url)
 
 
 # --- route cases -------------------------------------------------------------------------------
@@ -201,24 +94,11 @@ def households_case(m: Matrix) -> None:
     m.assert_no_trace(text(own), m.sibling)
 
 
-def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 1 << z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
-
-
-def _clear_of(a: Village, z: int, x: int, y: int) -> bool:
-    """No warning of A within the tile or the margin its blur reads (a tile on each side)."""
-    tiles = [_tile_of(lon, lat, z) for lon, lat in a.warned_points]
-    return all(abs(ax - x) > 1 or abs(ay - y) > 1 for ax, ay in tiles)
-
-
 def heat_case(m: Matrix) -> None:
     for b in m.others():
         z = 17
-        tiles = [_tile_of(lon, lat, z) for lon, lat in b.warned_points]
-        x, y = next(t for t in tiles if _clear_of(m.a, z, *t))
+        tiles = [tile_of(lon, lat, z) for lon, lat in b.warned_points]
+        x, y = next(t for t in tiles if clear_of(m.a, z, *t))
         response = m.client.get(f"/tiles/heat/{z}/{x}/{y}.png")
         assert response.status_code == 200
         assert alpha(response.data).max() == 0, f"a warning of {b.code} shows in A's heatmap"
@@ -227,12 +107,8 @@ def heat_case(m: Matrix) -> None:
         # The control: the same tile drawn for B's own jurisdiction shows the warning.
         with psycopg.connect(m.database_url) as owner:
             assert alpha(tile_png(owner, Scope(b.code), z, x, y)).max() > 0
-    x, y = _tile_of(*m.a.warned_points[0], 17)
+    x, y = tile_of(*m.a.warned_points[0], 17)
     assert alpha(m.client.get(f"/tiles/heat/17/{x}/{y}.png").data).max() > 0
-
-
-def alpha(png: bytes) -> Any:
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., 3]
 
 
 def download_case(m: Matrix) -> None:
@@ -307,6 +183,8 @@ ROUTE_CASES: dict[str, Callable[[Matrix], None]] = {
     "/_reload-hash": page_case("/_reload-hash"),
     # Every callback is replayed through this route below (CALLBACK_CASES).
     "/_dash-update-component": lambda m: None,
+    # The pages beside the map, their data routes and downloads (tests/matrix_routes.py).
+    **matrix_routes.ROUTE_CASES,
 }
 
 

@@ -117,16 +117,28 @@ def check_body(raw: bytes, callbacks: Mapping[str, Any]) -> None:
         raise BadRequest("changedPropIds must be a list of strings")
 
 
-def install(server: Flask, callbacks: Callable[[], Mapping[str, Any]]) -> None:
-    """Check every callback request's body before Dash reads it."""
+def guard_callbacks(
+    server: Flask, callbacks: Callable[[], Mapping[str, Any]], path: str = CALLBACK_PATH
+) -> None:
+    """Check the body of every request to the Dash app's callback ``path`` before Dash reads it.
+
+    Each Dash app on the server (the map, and the pages mounted under their own prefix) has its
+    own callback path and map.
+    """
 
     def guard() -> None:
-        if request.path == CALLBACK_PATH and request.method == "POST":
+        if request.path == path and request.method == "POST":
             check_body(request.get_data(cache=True), callbacks())
+
+    server.before_request(guard)
+
+
+def install(server: Flask, callbacks: Callable[[], Mapping[str, Any]]) -> None:
+    """Check every callback request of the map's Dash app; unknown bundles are a 404."""
+    guard_callbacks(server, callbacks)
 
     def unknown_bundle(error: DependencyException) -> tuple[Response, int]:
         # Dash raises this for a bundle path it does not serve: a 404, not a 500.
         return jsonify(error="not found"), 404
 
-    server.before_request(guard)
     server.register_error_handler(DependencyException, unknown_bundle)

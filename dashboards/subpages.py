@@ -10,7 +10,7 @@ from typing import Any
 import dash
 from flask import Flask, request
 
-from dashboards import stats_page, supervision_page, wall_page
+from dashboards import guard, stats_page, supervision_page, wall_page
 from dashboards.stats_downloads import stats_downloads
 from dashboards.supervision_downloads import supervision_downloads
 from dashboards.supervision_view import require_supervision
@@ -18,6 +18,8 @@ from dashboards.viewer import optional_user
 from dashboards.wall_routes import wall_routes
 
 #: Every path of the supervision page: its page, layout, callbacks and downloads.
+#: The last part of every Dash app's callback path.
+CALLBACK = "_dash-update-component"
 SUPERVISION_PATHS = (supervision_page.PREFIX, "/downloads/supervision/")
 
 
@@ -34,6 +36,9 @@ def mount_pages(server: Flask, dash_class: type[dash.Dash], **options: Any) -> N
     server.register_blueprint(stats_downloads)
     server.register_blueprint(supervision_downloads)
     server.register_blueprint(wall_routes)
-    stats_page.mount(server, dash_class, **options)
-    wall_page.mount(server, dash_class, **options)
-    supervision_page.mount(server, dash_class, **options)
+    for page in (stats_page, wall_page, supervision_page):
+        app = page.mount(server, dash_class, **options)
+        # Each page's callbacks get the same body check as the map's (a 4xx, never a 500).
+        guard.guard_callbacks(
+            server, lambda app=app: app.callback_map, app.config.requests_pathname_prefix + CALLBACK
+        )

@@ -190,9 +190,17 @@ def simulate_responses(conn: psycopg.Connection, month: Month | str, *, seed: in
 
 
 def _move_raised(conn: psycopg.Connection, warning_id: int, at: dt.datetime) -> None:
-    """Date a demo warning's raise (and its recorded event) inside the data month."""
+    """Date a demo warning's raise (and its recorded event) inside the data month.
+
+    Routing has already set the deadline from the original raise; it moves with the raise
+    (the right-hand sides read the old ``raised_at``), so it stays the level's hours after it.
+    """
     with conn.transaction():
-        conn.execute("UPDATE warning SET raised_at = %s WHERE warning_id = %s", (at, warning_id))
+        conn.execute(
+            "UPDATE warning SET raised_at = %s, due_at = due_at + (%s - raised_at)"
+            " WHERE warning_id = %s",
+            (at, at, warning_id),
+        )
         conn.execute(
             "UPDATE warning_event SET at = %s WHERE warning_id = %s AND status = 'raised'",
             (at, warning_id),

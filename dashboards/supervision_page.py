@@ -19,7 +19,7 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from core import audit, db
-from core.errors import NotPermitted, OneMapError
+from core.errors import BEIJING, NotPermitted, OneMapError
 from dashboards.errors import error_message
 from dashboards.messages import DEFAULT_LANG, t
 from dashboards.stats_page import figure
@@ -48,8 +48,8 @@ def page_url(query: SupervisionQuery, **changes: str | None) -> str:
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if isinstance(value, dt.datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.datetime):  # instants in Beijing time, as the XLSX has them
+        return f"{value.astimezone(BEIJING) if value.tzinfo else value:%Y-%m-%d %H:%M}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Mapping
 
@@ -9,14 +10,22 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from core.errors import BEIJING
+
 #: Said in every download: the household data behind these figures is synthetic.
 SYNTHETIC_NOTE = "合成数据 · synthetic data (onemap)"
 FORMATS = ("xlsx", "csv")
 
 
 def _cell(value: object) -> object:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # Excel has no time zones: an instant is written as Beijing wall time (headers say so).
+        instant = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+        return instant.astimezone(BEIJING).replace(tzinfo=None)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
@@ -26,7 +35,8 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], headers: Mapping[str, str]) -
     """A workbook with one sheet per table and a last sheet saying the data is synthetic.
 
     ``headers`` maps column names to the labels written in row 1 (the column name otherwise);
-    the cells are the frame's values as they are (suppressed counts stay ``"<5"``).
+    the cells are the frame's values as they are (suppressed counts stay ``"<5"``), but for
+    instants (time-zone aware), which Excel cannot hold: they are written in UTC+8, zone dropped.
     """
     book = Workbook()
     book.remove(book.active)

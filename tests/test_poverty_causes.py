@@ -11,6 +11,7 @@ import pytest
 
 from core.access import Role
 from core.db import scoped
+from core.month import Month
 from etl.feedspec import FEEDS, POVERTY_CAUSES
 from etl.pseudonymise import Pseudonymiser
 from etl.read import read_feed
@@ -18,7 +19,7 @@ from etl.run import RunResult
 from etl.validate import References, validate
 from layers.catalog import get_layer
 from layers.layerdata import LayerRequest, layer_frames, parse_month
-from tests.conftest import KEY, MONTH, make_user
+from tests.conftest import KEY, MONTH, POLICY_CODES, make_user
 
 ROSTER = next(f for f in FEEDS if f.name == "civil_affairs_roster")
 
@@ -45,7 +46,12 @@ def test_unknown_cause_codes_are_quarantined(feeds: dict[str, Path], villages) -
     frame.loc[frame.index[3], "poverty_cause"] = "因懒"  # not a national category
     frame.loc[frame.index[7], "poverty_cause_secondary"] = "illness"  # English is not a code
     frame.loc[frame.index[9], "poverty_cause_secondary"] = ""  # optional: blank is fine
-    refs = References(MONTH, pd.Index(villages["code"]), Pseudonymiser(KEY))
+    refs = References(
+        Month.coerce(MONTH),
+        pd.Index(villages["code"]),
+        Pseudonymiser(KEY),
+        policy_codes=POLICY_CODES,
+    )
     checked = validate(raw, ROSTER, refs)
     rejects = checked.rejects
     bad = rejects[rejects["rule"] == "not_allowed"]

@@ -33,6 +33,21 @@ def _show(client: Any, search: str) -> Any:
     )
 
 
+def _shown(response: Any) -> set[str]:
+    """Every string in a Dash callback's response (cells, links, labels)."""
+    found: set[str] = set()
+    stack = [json.loads(response.data)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found.add(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 def _names(conn: psycopg.Connection, county: str) -> set[str]:
     rows = conn.execute(
         "SELECT official_name FROM supervision_official WHERE county_code = %s"
@@ -73,8 +88,12 @@ def test_auditor_sees_names_of_their_county_only(
     other = logged_in_client(database_url, make_user(database_url, Role.AUDITOR, OTHER))
     refused = _show(other, f"?area={COUNTY}")
     assert refused.status_code == 403
-    own = _show(other, "").get_data(as_text=True)  # their own county, by default
-    assert not [n for n in ours - theirs if n in own]
+    own = _show(other, "")  # their own county, by default
+    assert own.status_code == 200
+    # Names are whole cells, compared whole: a two-character name of ours (王秀) is part of a
+    # longer one of theirs (王秀素) that this auditor rightly sees. No id of ours shows at all.
+    assert not (ours - theirs) & _shown(own)
+    assert f"O{COUNTY}" not in own.get_data(as_text=True)
     workbook = other.get(f"/downloads/supervision/officials.xlsx?area={COUNTY}")
     assert workbook.status_code == 403
 

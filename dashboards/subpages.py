@@ -5,6 +5,7 @@ Statistics (``/stats/``), the wall screen (``/wall/<area>``), supervision (``/su
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import dash
@@ -39,6 +40,5 @@ def mount_pages(server: Flask, dash_class: type[dash.Dash], **options: Any) -> N
     for page in (stats_page, wall_page, supervision_page):
         app = page.mount(server, dash_class, **options)
         # Each page's callbacks get the same body check as the map's (a 4xx, never a 500).
-        guard.guard_callbacks(
-            server, lambda app=app: app.callback_map, app.config.requests_pathname_prefix + CALLBACK
-        )
+        path = str(app.config.requests_pathname_prefix) + CALLBACK
+        guard.guard_callbacks(server, partial(getattr, app, "callback_map"), path)

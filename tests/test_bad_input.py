@@ -217,3 +217,19 @@ def test_bodies_as_the_renderer_sends_them_pass_the_guard(name: str) -> None:
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]],
     }
     check_body(json.dumps(body).encode(), callback_map())
+
+
+@pytest.mark.parametrize("prefix", ["/stats/", "/wall/", "/supervision/"])
+@pytest.mark.parametrize(
+    "body", [b"null", b"[1]", b'{"output": "no-such.children"}', b"[" * 5000 + b"]" * 5000]
+)
+def test_malformed_bodies_to_the_other_pages_callbacks(
+    client: Any, prefix: str, body: bytes
+) -> None:
+    token = client.get_cookie(CSRF_COOKIE).value
+    response = client.post(
+        prefix + "_dash-update-component",
+        data=body,
+        headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, (prefix, body[:20], response.data[:200])

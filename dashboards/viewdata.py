@@ -129,7 +129,7 @@ def load_view(reading: Audited, view: View) -> ViewData:
     shading = children_choropleth(conn, scope, code, view.measure, month=month)
     protected = None
     if user.permissions.suppress_small_counts:
-        protected = protected_counts(conn, scope)
+        protected = protected_counts(conn, scope, month)
         shading = suppressed(shading, protected)
     data = ViewData(
         view=view,

@@ -13,6 +13,7 @@ be worked out as a parent minus its siblings.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import math
@@ -306,6 +307,12 @@ PROTECTED_COLUMNS = (
     "water_checked",
     "unsafe_water",
     "visited_30d",
+    # The assistance loop's rates: red warnings due and answered within 3 hours, warned
+    # households and those with an active measure in their plan.
+    "red_due",
+    "red_attained_3h",
+    "warned_open",
+    "plan_covered",
 )
 _PRIMARY = (1, SUPPRESS_BELOW - 1)
 
@@ -425,9 +432,11 @@ _ROLLUP_SQL = """
 SELECT r.code, a.parent_code, r.households, r.people,
        r.warnings_red + r.warnings_orange + r.warnings_yellow, r.warnings_red, r.warnings_orange,
        r.warnings_yellow, r.benefit_gaps, r.housing_assessed, r.unsafe_housing, r.water_checked,
-       r.unsafe_water, r.visited_30d
+       r.unsafe_water, r.visited_30d, coalesce(r.red_due, 0), coalesce(r.red_attained_3h, 0),
+       coalesce(r.warned_open, 0), coalesce(r.plan_covered, 0)
 FROM rollup r JOIN admin_area a ON a.code = r.code
-WHERE r.month = (SELECT max(month) FROM rollup) AND r.code LIKE %(scope_like)s
+WHERE r.month = coalesce(%(month)s::date, (SELECT max(month) FROM rollup))
+  AND r.code LIKE %(scope_like)s
 """
 _VERSION_SQL = (
     "SELECT coalesce(max(month)::text, '') || coalesce(max(derived_at)::text, '') FROM derive_run"
@@ -436,10 +445,15 @@ _protected_cache: OrderedDict[tuple[str, str], ProtectedCounts] = OrderedDict()
 _protected_lock = threading.Lock()
 
 
-def protected_counts(conn: psycopg.Connection, scope: Scope) -> ProtectedCounts:
-    """The latest rollup of ``scope`` with :func:`protect_tree` applied (cached per derive run)."""
+def protected_counts(
+    conn: psycopg.Connection, scope: Scope, month: dt.date | None = None
+) -> ProtectedCounts:
+    """The rollup of ``scope`` in ``month`` (default: the latest), withheld cells marked.
+
+    :func:`protect_tree` is applied; the result is cached per scope, month and derive run.
+    """
     row = conn.execute(_VERSION_SQL).fetchone()
-    key = (scope.prefix, str(row[0]) if row else "")
+    key = (scope.prefix, f"{month}|{row[0] if row else ''}")
     with _protected_lock:
         cached = _protected_cache.get(key)
         if cached is not None:
@@ -447,7 +461,9 @@ def protected_counts(conn: psycopg.Connection, scope: Scope) -> ProtectedCounts:
             return cached
     counts: dict[str, dict[str, int]] = {}
     parents: dict[str, str | None] = {}
-    for code, parent, *values in conn.execute(_ROLLUP_SQL, {"scope_like": scope.like}):
+    for code, parent, *values in conn.execute(
+        _ROLLUP_SQL, {"scope_like": scope.like, "month": month}
+    ):
         counts[code] = dict(zip(PROTECTED_COLUMNS, (int(v) for v in values), strict=True))
         parents[code] = parent
     result = ProtectedCounts(counts, protect_tree(counts, parents))

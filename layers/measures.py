@@ -95,16 +95,20 @@ MEASURES: dict[str, Measure] = {
             "response_minutes",
             _col("response_minutes_median"),
             decimals=0,
+            # A median of 1-4 responses would show single responses: withheld with the warnings.
+            counts=("warnings",),
         ),
         Measure(
             "attainment_3h",
             _per(_col("red_attained_3h"), "red_due"),
             higher_is_worse=False,
+            counts=("red_attained_3h", "red_due"),
         ),
         Measure(
             "plan_coverage",
             _per(_col("plan_covered"), "warned_open"),
             higher_is_worse=False,
+            counts=("plan_covered", "warned_open"),
         ),
     )
 }

@@ -204,3 +204,24 @@ def test_rates_over_small_counts_are_withheld(derived: Any, conn: psycopg.Connec
     for village, value in shown.values.items():
         if isinstance(value, float):
             assert protected.withheld(village, ["warnings", "households"]) is None
+
+
+def test_every_measure_shown_rests_on_counts_of_five_or_more(
+    derived: Any, conn: psycopg.Connection
+) -> None:
+    # The assistance loop's rates (3-hour attainment over red warnings due, plan coverage over
+    # warned households) once had no counts declared, so 1 of 2 showed as 50 %.
+    from layers.choropleth import children_choropleth, suppressed
+    from layers.measures import MEASURES
+
+    code, _ = _small_village(conn)
+    protected = protected_counts(conn, Scope("33"))
+    for key, measure in MEASURES.items():
+        assert measure.counts, f"{key} declares no counts: nothing would withhold it"
+        assert set(measure.counts) <= set(PROTECTED_COLUMNS), key
+        for parent in ("331122", code[:9]):
+            shown = suppressed(children_choropleth(conn, Scope("33"), parent, key), protected)
+            for child, value in shown.values.items():
+                if isinstance(value, float) and child in protected.counts:
+                    small = [c for c in measure.counts if 0 < protected.counts[child][c] < 5]
+                    assert small == [], (key, child, value, small)

@@ -121,6 +121,13 @@ def _setup(url: str, feeds: dict[str, Path]) -> Field:
             " ORDER BY warning_id LIMIT 1"
         ).fetchone()
         assert red_warning is not None and other is not None
+        # Raised as a new month's warnings are, now: the demo's answers dated this month's
+        # warnings inside the (past) data month, so only a fresh one has a running countdown.
+        conn.execute(
+            "UPDATE warning SET raised_at = now(), due_at = now() + interval '3 hours'"
+            " WHERE warning_id = %s",
+            (red_warning[0],),
+        )
     official = make_user(url, Role.OFFICIAL, village)
     sibling_user = make_user(url, Role.OFFICIAL, village)
     town = make_user(url, Role.OFFICIAL, village[:9])

@@ -195,6 +195,7 @@ def test_rerun_changes_nothing(
     ).fetchone() == (counts[0],)  # type: ignore[index]
 
 
+@pytest.mark.publishes_next
 def test_months_are_kept_with_entries_and_exits(
     loaded: RunResult, feeds: dict[str, Path], database_url: str, conn: psycopg.Connection
 ) -> None:

@@ -15,7 +15,7 @@ from analytics.effectiveness import (
     Estimate,
     WarningOutcomes,
     load_panel,
-    policy_effect,
+    policy_effects,
     warning_outcomes,
 )
 from core.access import User
@@ -128,13 +128,9 @@ def load_effectiveness(
             return _CACHE[key]
     catalog = load_catalog()
     panel = load_panel(conn, area, first, last)
+    effects = policy_effects(panel, [p.code for p in catalog.policies], standard=catalog.standard)
     estimates = [
-        _estimate_row(
-            p.code,
-            (p.name_zh, p.name_en),
-            policy_effect(panel, p.code, standard=catalog.standard),
-        )
-        for p in catalog.policies
+        _estimate_row(p.code, (p.name_zh, p.name_en), effects[p.code]) for p in catalog.policies
     ]
     # Policies nobody started in the window say nothing; the rest, most households first.
     rows = sorted((r for r in estimates if r.n_treated), key=lambda r: (-r.n_treated, r.code))

@@ -10,6 +10,8 @@ import pandas as pd
 import psycopg
 import pytest
 
+from analytics.catalog import load_catalog
+from analytics.effect_rollup import area_effects, build_effect_rollup, stored_effects
 from analytics.effectiveness import (
     MIN_TREATED,
     did_estimate,
@@ -17,6 +19,8 @@ from analytics.effectiveness import (
     policy_effect,
     policy_effects,
 )
+from core import db
+from core.scope import Scope
 from tests.conftest import MONTH
 from tests.effectiveness_reference import reference_policy_effect
 from tests.months import NEXT_FIRST, two_months
@@ -150,3 +154,27 @@ def test_vectorised_estimate_equals_the_reference(seed: int) -> None:
             assert value is None or value == pytest.approx(expected, rel=1e-12, abs=1e-9)
     assert any(e.effect is not None for e in effects.values())
     assert effects["P404"].n_treated == 0  # a policy nobody receives
+
+
+def test_estimates_are_computed_ahead_after_the_derive(
+    two_months: str, conn: psycopg.Connection
+) -> None:
+    county = "331122"
+    assert build_effect_rollup(conn) == 0  # nothing changed since the derive: nothing redone
+    windows = conn.execute(
+        "SELECT length(code), count(*) FROM effect_window"
+        " WHERE first_month = %s AND last_month = %s GROUP BY 1 ORDER BY 1",
+        (MONTH_FIRST, NEXT_FIRST),
+    ).fetchall()
+    assert [n for n, _ in windows] == [2, 4, 6, 9] and dict(windows)[6] == 3
+    stored = stored_effects(conn, county, MONTH_FIRST, NEXT_FIRST)
+    catalog = load_catalog()
+    live = area_effects(
+        load_panel(conn, county, MONTH_FIRST, NEXT_FIRST),
+        [p.code for p in catalog.policies],
+        catalog.standard,
+    )
+    assert stored == live and stored.households > 1000 and stored.estimates
+    with db.scoped(Scope(county)) as app_conn:
+        assert stored_effects(app_conn, county, MONTH_FIRST, NEXT_FIRST) == stored
+        assert stored_effects(app_conn, "330127", MONTH_FIRST, NEXT_FIRST) is None  # outside

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -87,21 +88,37 @@ def load_panel(conn: psycopg.Connection, area: str, first: dt.date, last: dt.dat
 
 
 def strata(panel: pd.DataFrame) -> list[pd.Series]:
-    """Matching cells of each household, finest first.
+    """Matching cells of each household, finest first, as integer codes.
 
     Town, size band (1, 2, 3, 4+), labour band (0, 1, 2+) and prior-income quintile; then the
     same within the county, for treated households whose town has no comparable control.
+    Codes are unique across the levels (a county cell never shares a code with a town cell).
     """
-    size = panel["size"].clip(upper=4).astype(int).astype(str)
-    labour = panel["labour"].clip(upper=2).astype(int).astype(str)
+    size = panel["size"].clip(upper=4).astype(int).to_numpy()
+    labour = panel["labour"].clip(upper=2).astype(int).to_numpy()
     ranks = panel["income_start"].rank(method="first")
     quintile = (
-        pd.qcut(ranks, 5, labels=False).astype(int).astype(str)
+        pd.qcut(ranks, 5, labels=False).astype(int).to_numpy()
         if len(panel) >= 5
-        else pd.Series("0", index=panel.index)
+        else np.zeros(len(panel), dtype=int)
     )
-    alike = "|" + size + "|" + labour + "|" + quintile
-    return [panel["village_code"].str[:9] + alike, panel["village_code"].str[:6] + alike]
+    alike = (size * 3 + labour) * 5 + quintile  # size 0-4, labour 0-2, quintile 0-4
+    villages = panel["village_code"].astype(str)
+    levels = [villages.str[:9], villages.str[:6]]
+    return _codes(
+        [pd.Series(pd.factorize(level)[0] * 75 + alike, index=panel.index) for level in levels]
+    )
+
+
+def _codes(cells: list[pd.Series]) -> list[pd.Series]:
+    """Cells as integer codes, unique across the levels (finest first)."""
+    coded: list[pd.Series] = []
+    offset = 0
+    for cell in cells:
+        codes, uniques = pd.factorize(cell)
+        coded.append(pd.Series(codes + offset, index=cell.index))
+        offset += len(uniques)
+    return coded
 
 
 def _pooled_variance(values: pd.Series, cells: pd.Series) -> float:
@@ -126,52 +143,84 @@ def did_estimate(
     is that of a stratified difference of means, the treated and control variances pooled
     within cells.
     """
-    chosen = pd.Series(pd.NA, index=change.index, dtype="object")
-    for level, cell in enumerate(cells):
-        with_controls = set(cell[control])
-        free = treated & chosen.isna() & cell.isin(with_controls)
-        chosen[free] = f"{level}:" + cell[free]
-    matched = chosen[treated].dropna()
+    return _did(change, treated.to_numpy(bool), control.to_numpy(bool), _codes(cells), min_treated)
+
+
+def _did(
+    change: pd.Series,
+    treated: np.ndarray,
+    control: np.ndarray,
+    cells: list[pd.Series],
+    min_treated: int,
+) -> Estimate:
+    """:func:`did_estimate` on cells already coded by :func:`_codes`."""
+    chosen = np.full(len(change), -1)
+    control_change = change[control]
+    means: list[pd.Series] = []
+    sizes: list[pd.Series] = []
+    for cell in cells:
+        codes = cell.to_numpy()
+        grouped = control_change.groupby(codes[control])
+        means.append(grouped.mean())
+        sizes.append(grouped.size())
+        free = treated & (chosen < 0) & np.isin(codes, means[-1].index)
+        chosen[free] = codes[free]
+    is_matched = treated & (chosen >= 0)
+    matched = pd.Series(chosen[is_matched], index=change.index[is_matched])
     n_t, n_c = len(matched), int(control.sum())
     if n_t < min_treated:
         return Estimate(n_t, n_c, None, None, None)
-    control_means: dict[str, float] = {}
-    control_sizes: dict[str, int] = {}
-    for level, cell in enumerate(cells):
-        grouped = change[control].groupby(cell[control])
-        control_means |= {f"{level}:{k}": float(v) for k, v in grouped.mean().items()}
-        control_sizes |= {f"{level}:{k}": int(v) for k, v in grouped.size().items()}
-    differences = change[matched.index] - matched.map(control_means).astype(float)
+    control_means, control_sizes = pd.concat(means), pd.concat(sizes)
+    differences = change[matched.index] - control_means.reindex(matched.to_numpy()).to_numpy()
     effect = float(differences.mean())
     treated_var = _pooled_variance(change[matched.index], matched)
-    control_var = _pooled_variance(change[control], cells[0][control])
+    control_var = _pooled_variance(control_change, cells[0][control])
     weights = matched.value_counts()
-    sizes = pd.Series({cell: control_sizes[cell] for cell in weights.index})
-    per_cell = (weights / n_t) ** 2 * (treated_var / weights + control_var / sizes)
+    cell_sizes = pd.Series(control_sizes.reindex(weights.index).to_numpy(), index=weights.index)
+    per_cell = (weights / n_t) ** 2 * (treated_var / weights + control_var / cell_sizes)
     se = math.sqrt(float(per_cell.sum()))
     return Estimate(n_t, n_c, effect, effect - Z95 * se, effect + Z95 * se)
+
+
+def holds(lists: pd.Series, policies: list[str]) -> pd.DataFrame:
+    """Households × policies: whether each household's list of policy codes holds the policy."""
+    codes = lists.explode().dropna()
+    codes = codes[codes.isin(policies)]
+    flags = np.zeros((len(lists), len(policies)), dtype=bool)
+    flags[lists.index.get_indexer(codes.index), pd.Index(policies).get_indexer(codes)] = True
+    return pd.DataFrame(flags, index=lists.index, columns=policies)
+
+
+def policy_effects(
+    panel: pd.DataFrame, policies: list[str], *, standard: float, min_treated: int = MIN_TREATED
+) -> dict[str, Estimate]:
+    """The effect of starting to receive each of ``policies`` on income per person.
+
+    The matching cells and the policy flags are computed once for the panel.
+    """
+    panel = panel.reset_index(drop=True)
+    cells = strata(panel)
+    start, end, ever = (holds(panel[c], policies) for c in ("at_start", "at_end", "ever"))
+    change = panel["income_end"] - panel["income_start"]
+    above = (panel["income_start"] >= standard).to_numpy()
+    fell = (panel["income_end"] < standard).to_numpy()
+    effects: dict[str, Estimate] = {}
+    for policy in policies:
+        treated = ~start[policy].to_numpy() & end[policy].to_numpy()
+        estimate = _did(change, treated, ~ever[policy].to_numpy(), cells, min_treated)
+        treated_above = treated & above
+        fell_back = float(fell[treated_above].mean()) if treated_above.any() else None
+        effects[policy] = replace(
+            estimate, fell_back=None if estimate.n_treated < min_treated else fell_back
+        )
+    return effects
 
 
 def policy_effect(
     panel: pd.DataFrame, policy: str, *, standard: float, min_treated: int = MIN_TREATED
 ) -> Estimate:
     """The effect of starting to receive ``policy`` on income per person, from a panel."""
-    start = panel["at_start"].map(lambda codes: policy in codes)
-    end = panel["at_end"].map(lambda codes: policy in codes)
-    ever = panel["ever"].map(lambda codes: policy in codes)
-    treated, control = ~start & end, ~ever
-    change = panel["income_end"] - panel["income_start"]
-    estimate = did_estimate(change, treated, control, strata(panel), min_treated=min_treated)
-    above = treated & (panel["income_start"] >= standard)
-    fell = float((panel.loc[above, "income_end"] < standard).mean()) if above.any() else None
-    return Estimate(
-        estimate.n_treated,
-        estimate.n_control,
-        estimate.effect,
-        estimate.low,
-        estimate.high,
-        None if fell is None or estimate.n_treated < min_treated else fell,
-    )
+    return policy_effects(panel, [policy], standard=standard, min_treated=min_treated)[policy]
 
 
 _OUTCOMES_SQL = """

@@ -16,6 +16,7 @@ from psycopg import sql
 from analytics.assist_settings import get_assist_settings
 from analytics.build import MonthBuild
 from analytics.catalog import catalog_hash, load_catalog
+from analytics.effect_rollup import build_effect_rollup
 from analytics.routing import route
 from analytics.sqlfiles import DERIVED_TABLES
 from analytics.staging import StagedMonth, drop_leftovers, workers
@@ -154,6 +155,9 @@ def derive_month(
         clock = time.perf_counter()
         build_trend_rollup(conn, first)
         stages["trends"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        build_effect_rollup(conn)
+        stages["effects"] = time.perf_counter() - clock
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK,))
     return DeriveResult(month, version, digest, seconds, stages, build.counts)

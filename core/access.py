@@ -154,6 +154,8 @@ RLS_TABLES: Mapping[str, str] = MappingProxyType(
         "official": "county",
         "household_code": "county",
         "visit_photo": "village",  # migration 0012
+        "effect_window": "area",  # migration 0031
+        "effect_rollup": "area",
     }
 )
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import psycopg
 
 from analytics.catalog import load_catalog
+from analytics.effect_rollup import AreaEffects, area_effects, stored_effects
 from analytics.effectiveness import (
     MIN_TREATED,
     Estimate,
     WarningOutcomes,
     load_panel,
-    policy_effect,
     warning_outcomes,
 )
 from core.access import User
@@ -91,7 +91,7 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
     return StatsView(view, lineage(conn, user.scope, view.area), months, stats)
 
 
-_CACHE: OrderedDict[tuple[object, ...], Effectiveness] = OrderedDict()
+_CACHE: OrderedDict[tuple[object, ...], AreaEffects] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 
@@ -115,12 +115,34 @@ def load_effectiveness(
 ) -> Effectiveness | None:
     """Per-policy effects of ``area`` from the first month to ``month``; None below 2 months.
 
-    Cached per data version: the panel is read once per area and publication.
+    The estimates computed after the derive (:mod:`analytics.effect_rollup`) are read; an area
+    without them (a village) is estimated here, cached per data version.
     """
     window = [m for m in months if month is None or m <= month]
     if len(window) < 2:
         return None
     first, last = window[0], window[-1]
+    catalog = load_catalog()
+    effects = stored_effects(conn, area, first, last) or _estimated(conn, area, first, last)
+    estimates = [
+        _estimate_row(p.code, (p.name_zh, p.name_en), effects.estimates[p.code])
+        for p in catalog.policies
+        if p.code in effects.estimates
+    ]
+    # Policies nobody started in the window say nothing; the rest, most households first.
+    rows = sorted((r for r in estimates if r.n_treated), key=lambda r: (-r.n_treated, r.code))
+    return Effectiveness(
+        first,
+        last,
+        rows,
+        warning_outcomes(conn, area, first, last),
+        effects.fell_back,
+        effects.households,
+    )
+
+
+def _estimated(conn: psycopg.Connection, area: str, first: dt.date, last: dt.date) -> AreaEffects:
+    """The estimates of an area not computed ahead: the panel is read once per data version."""
     key = (area, first, last, published_version(conn))
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -128,26 +150,7 @@ def load_effectiveness(
             return _CACHE[key]
     catalog = load_catalog()
     panel = load_panel(conn, area, first, last)
-    estimates = [
-        _estimate_row(
-            p.code,
-            (p.name_zh, p.name_en),
-            policy_effect(panel, p.code, standard=catalog.standard),
-        )
-        for p in catalog.policies
-    ]
-    # Policies nobody started in the window say nothing; the rest, most households first.
-    rows = sorted((r for r in estimates if r.n_treated), key=lambda r: (-r.n_treated, r.code))
-    above = panel["income_start"] >= catalog.standard
-    fell = float((panel.loc[above, "income_end"] < catalog.standard).mean())
-    result = Effectiveness(
-        first,
-        last,
-        rows,
-        warning_outcomes(conn, area, first, last),
-        fell if int(above.sum()) >= MIN_TREATED else None,
-        len(panel),
-    )
+    result = area_effects(panel, [p.code for p in catalog.policies], catalog.standard)
     with _CACHE_LOCK:
         _CACHE[key] = result
         while len(_CACHE) > _CACHE_SIZE:

@@ -8,9 +8,21 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import psycopg
+import pytest
 
-from analytics.effectiveness import MIN_TREATED, did_estimate, load_panel, policy_effect
+from analytics.catalog import load_catalog
+from analytics.effect_rollup import area_effects, build_effect_rollup, stored_effects
+from analytics.effectiveness import (
+    MIN_TREATED,
+    did_estimate,
+    load_panel,
+    policy_effect,
+    policy_effects,
+)
+from core import db
+from core.scope import Scope
 from tests.conftest import MONTH
+from tests.effectiveness_reference import reference_policy_effect
 from tests.months import NEXT_FIRST, two_months
 
 __all__ = ["two_months"]
@@ -93,3 +105,76 @@ def test_too_few_households_give_no_figure() -> None:
     estimate = did_estimate(change, treated, ~treated, [pd.Series(["c"] * n)])
     assert estimate.n_treated == MIN_TREATED - 1
     assert estimate.effect is None and estimate.low is None and estimate.high is None
+
+
+def _random_panel(seed: int, n: int) -> pd.DataFrame:
+    """A small panel with the columns of :func:`load_panel`: two counties, a few towns."""
+    rng = np.random.default_rng(seed)
+    policies = ["P001", "P002", "P003", "P009"]
+
+    def lists(p: float) -> list[list[str]]:
+        return [[c for c in policies if rng.random() < p] for _ in range(n)]
+
+    start = rng.normal(1200, 300, n).round(1)
+    at_start, at_end = lists(0.2), lists(0.4)
+    return pd.DataFrame(
+        {
+            "household_id": [f"h{i}" for i in range(n)],
+            "village_code": [
+                f"33112{rng.integers(1, 3)}{rng.integers(100, 103)}{rng.integers(100, 104)}"
+                for _ in range(n)
+            ],
+            "size": rng.integers(1, 7, n),
+            "labour": rng.integers(0, 4, n),
+            "income_start": start,
+            "income_end": start + rng.normal(40, 80, n).round(1),
+            "at_start": at_start,
+            "at_end": at_end,
+            "ever": [sorted(set(a) | set(b)) for a, b in zip(at_start, at_end, strict=True)],
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_estimate_equals_the_reference(seed: int) -> None:
+    panel = _random_panel(seed, 600)
+    policies = ["P001", "P002", "P003", "P009", "P404"]
+    effects = policy_effects(panel, policies, standard=1145, min_treated=10)
+    for policy in policies:
+        old = reference_policy_effect(panel, policy, standard=1145, min_treated=10)
+        assert effects[policy] == policy_effect(panel, policy, standard=1145, min_treated=10)
+        new = effects[policy]
+        assert (new.n_treated, new.n_control, new.fell_back) == (
+            old.n_treated,
+            old.n_control,
+            old.fell_back,
+        )
+        for value, expected in ((new.effect, old.effect), (new.low, old.low), (new.high, old.high)):
+            assert (value is None) == (expected is None)
+            assert value is None or value == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    assert any(e.effect is not None for e in effects.values())
+    assert effects["P404"].n_treated == 0  # a policy nobody receives
+
+
+def test_estimates_are_computed_ahead_after_the_derive(
+    two_months: str, conn: psycopg.Connection
+) -> None:
+    county = "331122"
+    assert build_effect_rollup(conn) == 0  # nothing changed since the derive: nothing redone
+    windows = conn.execute(
+        "SELECT length(code), count(*) FROM effect_window"
+        " WHERE first_month = %s AND last_month = %s GROUP BY 1 ORDER BY 1",
+        (MONTH_FIRST, NEXT_FIRST),
+    ).fetchall()
+    assert [n for n, _ in windows] == [2, 4, 6, 9] and dict(windows)[6] == 3
+    stored = stored_effects(conn, county, MONTH_FIRST, NEXT_FIRST)
+    catalog = load_catalog()
+    live = area_effects(
+        load_panel(conn, county, MONTH_FIRST, NEXT_FIRST),
+        [p.code for p in catalog.policies],
+        catalog.standard,
+    )
+    assert stored == live and stored.households > 1000 and stored.estimates
+    with db.scoped(Scope(county)) as app_conn:
+        assert stored_effects(app_conn, county, MONTH_FIRST, NEXT_FIRST) == stored
+        assert stored_effects(app_conn, "330127", MONTH_FIRST, NEXT_FIRST) is None  # outside

@@ -154,6 +154,8 @@ def _did(
     min_treated: int,
 ) -> Estimate:
     """:func:`did_estimate` on cells already coded by :func:`_codes`."""
+    if not treated.any():  # most policies start nowhere in most areas: nothing to match
+        return Estimate(0, int(control.sum()), None, None, None)
     chosen = np.full(len(change), -1)
     control_change = change[control]
     means: list[pd.Series] = []

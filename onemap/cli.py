@@ -98,14 +98,20 @@ def _synth_in_background(folder: Path, month: str) -> None:
 def answer_demo_month(conn: Any, month: str) -> int:
     """Let synthetic officials answer a demo month's new warnings; return how many they answered.
 
-    They answer through the assistance write path; the month's response figures are refreshed.
+    They answer through the assistance write path; the month's response figures (median
+    response, trends, 3-hour attainment and plan coverage in the rollups) are refreshed, so the
+    month needs no second derive.
     """
+    from analytics.assist_settings import AssistanceSettings  # noqa: PLC0415
     from analytics.lifecycle import simulate_responses  # noqa: PLC0415
+    from analytics.routing import refresh_rollups  # noqa: PLC0415
     from analytics.trends import refresh_responses  # noqa: PLC0415
 
     answered = simulate_responses(conn, month, seed=7)
     if answered:
-        refresh_responses(conn, Month.parse(month).first_day)
+        first = Month.parse(month).first_day
+        refresh_responses(conn, first)
+        refresh_rollups(conn, first, AssistanceSettings())
     return answered
 
 
@@ -134,9 +140,7 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
                 if month == months[0]:
                     created = users.ensure_demo_users(conn)
                     _demo_pairing(conn, folder, month)
-                answered = answer_demo_month(conn, month)
-    if answered:  # the latest month's statistics include the answers just given
-        derive(month=months[-1], checksum=False)
+                answer_demo_month(conn, month)
     core_cli.print_demo_users(created)
     if serve_app:
         serve(None, None)

@@ -93,7 +93,8 @@ def soak(url: str, steps: int, seconds: float) -> list[Row]:
 
             def counted(response: Any) -> None:
                 body = response.request.post_data or ""
-                if response.url.endswith("/_dash-update-component") and "wall-kpis" in body:
+                # Dash adds "?endId=…" to its callback URL: match the path, not the URL's end.
+                if "/_dash-update-component" in response.url and "wall-kpis" in body:
                     done.append(time.monotonic())
 
             page.on("response", counted)

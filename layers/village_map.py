@@ -33,10 +33,11 @@ from layers.layerdata import NoData, NotPermitted, parse_month
 _BOUNDARY = (
     "SELECT name, ST_AsGeoJSON(geom, 6) FROM admin_area WHERE code = %s AND level = 'village'"
 )
-#: folium builds popups with ``$(`<div>…</div>`)`` (jQuery); this one-liner does that without it.
+#: folium builds popups with ``$(`<div>…</div>`)[0]`` (jQuery); this one-liner does that without
+#: it (a list, as jQuery's result is: a bare node indexed with ``[0]`` gave empty popups).
 _DOLLAR = (
     "window.$ = window.$ || function (h) { var t = document.createElement('template');"
-    " t.innerHTML = String(h).trim(); return t.content.firstChild; };"
+    " t.innerHTML = String(h).trim(); return [t.content.firstChild]; };"
 )
 _LEVELS_ZH = {"red": "红色预警", "orange": "橙色预警", "yellow": "黄色预警", "": "无预警"}
 

@@ -80,6 +80,9 @@ def test_offline_village_map_opens_with_the_network_blocked(
         assert page.locator("#export-mark").inner_text().count(official.username) == 1
         page.locator("path.leaflet-interactive").nth(5).click(force=True)
         page.wait_for_selector(".leaflet-popup-content", timeout=5_000)
+        # The popup holds the household's fields (it once opened empty).
+        shown = page.locator(".leaflet-popup-content").inner_text()
+        assert "户编号" in shown and "预警" in shown, shown
         page.screenshot(path=str(artifacts / "village-map-offline-390.png"))
         browser.close()
     assert [u for u in asked if not u.startswith("file://")] == []

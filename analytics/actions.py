@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from analytics import photos as visit_photos
 from analytics.action_errors import InvalidAction, NotYours
@@ -129,6 +130,31 @@ def _audit(
     )
 
 
+#: The items an official acts on from the inbox: table → its id column.
+_ITEMS = {"warning": "warning_id", "task": "task_id"}
+
+
+def _item_to_act_on(
+    conn: psycopg.Connection, user: User, actor: str, kind: str, item_id: int
+) -> tuple[str, str]:
+    """The household and village of a warning or task ``actor`` may act on.
+
+    Raises
+    ------
+    NotYours
+        Not visible under the user's scope (row-level security), or paired with another official.
+    """
+    statement = sql.SQL(
+        "SELECT household_id, official_id, village_code FROM {} WHERE {} = %s"
+    ).format(sql.Identifier(kind), sql.Identifier(_ITEMS[kind]))
+    row = conn.execute(statement, (item_id,)).fetchone()
+    if row is None:
+        raise NotYours(f"{kind} {item_id} is not visible in {user.jurisdiction}")
+    household_id, paired, village = row
+    check_may_act(actor, paired)
+    return household_id, village
+
+
 def act_on_warning(
     user: User,
     warning_id: int,
@@ -149,14 +175,7 @@ def act_on_warning(
         raise InvalidAction(f"unknown warning action {action!r}")
     text = _text(note, "note", required=action in {"resolve", "dismiss"})
     with acting(user) as (conn, actor):
-        row = conn.execute(
-            "SELECT household_id, official_id, village_code FROM warning WHERE warning_id = %s",
-            (warning_id,),
-        ).fetchone()
-        if row is None:
-            raise NotYours(f"warning {warning_id} is not visible in {user.jurisdiction}")
-        household_id, paired, village = row
-        check_may_act(actor, paired)
+        household_id, village = _item_to_act_on(conn, user, actor, "warning", warning_id)
         try:
             new = advance(
                 conn,
@@ -199,14 +218,7 @@ def act_on_task(
     text = _text(note, "note", required=action == "dismiss")
     at = at or dt.datetime.now(dt.UTC)
     with acting(user) as (conn, actor):
-        row = conn.execute(
-            "SELECT household_id, official_id, village_code FROM task WHERE task_id = %s",
-            (task_id,),
-        ).fetchone()
-        if row is None:
-            raise NotYours(f"task {task_id} is not visible in {user.jurisdiction}")
-        household_id, paired, village = row
-        check_may_act(actor, paired)
+        household_id, village = _item_to_act_on(conn, user, actor, "task", task_id)
         locked = conn.execute(
             "SELECT status, version FROM task WHERE task_id = %s FOR UPDATE", (task_id,)
         ).fetchone()

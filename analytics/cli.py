@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import cast, get_args
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core import db
 from core.settings import get_settings
+from core.terminal import cli_console
 from core.users import get_user
 
-console = Console(soft_wrap=True)
+console = cli_console()
 
 
 def policy_codes() -> frozenset[str]:
@@ -26,14 +27,23 @@ def policy_codes() -> frozenset[str]:
 def derive(
     month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
     checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
+    effects: str = typer.Option(
+        "stale",
+        help="Effectiveness estimates computed ahead: every window whose months changed "
+        "(stale), only the one ending this month (month), or none (estimated when asked).",
+    ),
 ) -> None:
     """Compute benefit lists, warnings, supervision and rollups for a month."""
-    from analytics.run import derive_month  # noqa: PLC0415
+    from analytics.run import Effects, derive_month  # noqa: PLC0415
     from core.month import Month  # noqa: PLC0415
 
     Month.parse(month)
+    if effects not in get_args(Effects):
+        raise typer.BadParameter(f"--effects must be one of {', '.join(get_args(Effects))}")
     with db.ready_connection(geography=True) as conn, console.status(f"deriving {month}…"):
-        result = derive_month(conn, month, get_settings().warn, checksum=checksum)
+        result = derive_month(
+            conn, month, get_settings().warn, checksum=checksum, effects=cast(Effects, effects)
+        )
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.stage_seconds.items())
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     console.print(f"derived {month} ({result.data_version}) in {result.seconds:.1f} s: {stages}")

@@ -118,10 +118,17 @@ def _write(
                 )
 
 
-def build_effect_rollup(conn: psycopg.Connection, *, levels: tuple[int, ...] = LEVELS) -> int:
+def build_effect_rollup(
+    conn: psycopg.Connection,
+    *,
+    levels: tuple[int, ...] = LEVELS,
+    ending: dt.date | None = None,
+) -> int:
     """Compute the windows whose months changed since they were last computed; return how many.
 
-    Each window is replaced in one transaction (readers see the old estimates or the new);
+    With ``ending``, only the window ending that month is considered (the demo loads months
+    in order: the earlier windows are estimated when somebody asks, as towns' are). Each
+    window is replaced in one transaction (readers see the old estimates or the new);
     windows that no longer start at the first derived month are dropped. Runs as the owner
     (every area); ``conn`` must be in autocommit mode.
     """
@@ -141,7 +148,7 @@ def build_effect_rollup(conn: psycopg.Connection, *, levels: tuple[int, ...] = L
     written = 0
     for last in months[1:]:
         version = f"{versions[first]}|{versions[last]}"
-        if stored.get((first, last)) == version:
+        if stored.get((first, last)) == version or ending not in {None, last}:
             continue
         panel = load_panel(conn, "", first, last)
         areas: dict[str, AreaEffects] = {}

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -24,6 +25,9 @@ from analytics.trends import build_trend_rollup
 from core.errors import OneMapError
 from core.month import Month
 from core.settings import WarningSettings
+
+#: Which effectiveness windows a derive computes ahead (see :func:`derive_month`).
+Effects = Literal["stale", "month", "none"]
 
 _LOCK = 7_402_114
 
@@ -107,6 +111,7 @@ def derive_month(
     settings: WarningSettings,
     *,
     checksum: bool = False,
+    effects: Effects = "stale",
 ) -> DeriveResult:
     """Derive everything for ``month`` (``YYYY-MM``) and publish it at once.
 
@@ -116,7 +121,10 @@ def derive_month(
     run leaves the published month as it was. ``conn`` must be in autocommit mode.
 
     With ``checksum``, a checksum over every derived row is computed and stored (the same
-    month derived twice gives the same checksum).
+    month derived twice gives the same checksum). ``effects`` says which effectiveness
+    estimates are computed ahead (:func:`analytics.effect_rollup.build_effect_rollup`): every
+    window whose months changed (``stale``), only the one ending this month (``month``) or
+    none (``none``: they are estimated when asked).
 
     Raises
     ------
@@ -156,7 +164,8 @@ def derive_month(
         build_trend_rollup(conn, first)
         stages["trends"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        build_effect_rollup(conn)
+        if effects != "none":
+            build_effect_rollup(conn, ending=first if effects == "month" else None)
         stages["effects"] = time.perf_counter() - clock
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK,))

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core import audit, backup, cluster, db, migrate, sessions, users
 from core.access import Role
 from core.settings import get_settings
+from core.terminal import cli_console
 
-console = Console(soft_wrap=True)
+console = cli_console()
 db_app = typer.Typer(
     help="The PostGIS database: embedded cluster and migrations.", no_args_is_help=True
 )

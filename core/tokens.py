@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from core.access import Role, User
 from core.errors import OneMapError
 from core.users import get_user
 
@@ -78,7 +79,11 @@ def list_tokens(conn: psycopg.Connection) -> list[tuple[int, str, str, str, str]
     return [(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
-def user_of(conn: psycopg.Connection, token: str) -> str | None:
-    """The username an active token belongs to (as the app role: a definer function)."""
-    row = conn.execute("SELECT username FROM api_token_user(%s)", (token_hash(token),)).fetchone()
-    return None if row is None else str(row[0])
+def user_of(conn: psycopg.Connection, token: str) -> User | None:
+    """The (enabled) user an active token belongs to, in one query (as the app role)."""
+    row = conn.execute(
+        "SELECT u.username, u.display_name, u.role, u.jurisdiction"
+        " FROM api_token_user(%s) t JOIN app_user u ON u.username = t.username",
+        (token_hash(token),),
+    ).fetchone()
+    return None if row is None else User(row[0], row[1], Role(row[2]), row[3])

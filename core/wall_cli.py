@@ -5,14 +5,14 @@ from __future__ import annotations
 import getpass
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core import db
 from core.settings import get_settings
+from core.terminal import cli_console
 from core.wall_tokens import issue, list_tokens, revoke
 
-console = Console(soft_wrap=True)
+console = cli_console()
 wall_app = typer.Typer(help="Wall-screen (大屏) kiosk tokens.", no_args_is_help=True)
 
 

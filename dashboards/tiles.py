@@ -12,8 +12,7 @@ from flask import Blueprint, Response, request
 from core import audit, db
 from dashboards.viewer import current_user, mark_personal, request_id
 from layers.catalog import get_layer
-from layers.layerdata import parse_month
-from layers.tiles import TileRequest, tile_bytes, tile_version
+from layers.tiles import open_tile, tile_bytes
 
 tiles_api = Blueprint("onemap_tiles", __name__)
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -30,8 +29,7 @@ def vector_tile(layer: str, z: int, x: int, y: int) -> Response:
     user = current_user()
     spec = get_layer(layer)
     with db.scoped(user.scope) as conn:
-        tile = TileRequest(spec, z, x, y, parse_month(request.args.get("month"), conn), user)
-        etag = tile_version(conn, tile)
+        tile, etag = open_tile(conn, spec, (z, x, y), request.args.get("month"), user)
         identified = spec.privacy == "households" and user.permissions.identified_points
         if not identified and etag in request.if_none_match:
             response = Response(status=304)

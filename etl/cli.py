@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core import db
 from core.settings import get_settings
+from core.terminal import cli_console
 from etl.feedspec import FEEDS
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # The heavy modules (pandas, Arrow, shapely, rasterio) are imported by the verbs that use
 # them, so `onemap db status` stays instant.
 
-console = Console(soft_wrap=True)
+console = cli_console()
 #: What `etl run --derive` does once a month is published (set by `onemap.cli`: deriving is
 #: analytics' verb, and etl must not import analytics).
 _after_publish: list[Callable[[str], None]] = []
@@ -103,8 +103,11 @@ def run(
     then_derive: bool = typer.Option(
         True, "--derive/--no-derive", help="Derive the month's analytics after loading."
     ),
-) -> None:
-    """Validate, pseudonymise, geocode and load one month; publish it atomically."""
+) -> str:
+    """Validate, pseudonymise, geocode and load one month; publish it atomically.
+
+    Returns the run's status (``published`` when the month was loaded and published).
+    """
     from etl.pseudonymise import Pseudonymiser, load_key  # noqa: PLC0415
     from etl.publish import FACT_COLUMNS  # noqa: PLC0415
     from etl.run import run_month  # noqa: PLC0415
@@ -141,3 +144,4 @@ def run(
     print_report(result)
     if then_derive and result.status == "published" and _after_publish:
         _after_publish[0](month)
+    return result.status

@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from core import db, migrate
 from core.settings import get_settings
+from core.terminal import cli_console
 
 if TYPE_CHECKING:  # geopandas is slow to import; only init needs it
     from geo.admin_load import Subdivide
 
-console = Console(soft_wrap=True)
+console = cli_console()
 
 
 def init(subdivide: Subdivide) -> None:

@@ -6,15 +6,15 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core import db
 from core.settings import get_settings
+from core.terminal import cli_console
 from core.users import get_user
 
 #: A console that keeps its width in pipes and CI logs (rich shrinks columns otherwise).
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+console = cli_console()
 
 
 def export(

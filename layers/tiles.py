@@ -19,7 +19,7 @@ from psycopg import sql
 from core.access import User
 from core.errors import UnknownArea
 from layers.catalog import Layer
-from layers.layerdata import NotPermitted, layer_query
+from layers.layerdata import NoData, NotPermitted, layer_query, parse_month
 
 EXTENT = 4096
 BUFFER = 64
@@ -127,21 +127,41 @@ def _identified(request: TileRequest) -> bool:
     return request.user.permissions.identified_points
 
 
-def tile_version(conn: psycopg.Connection, request: TileRequest) -> str:
-    """An ETag: data version of the month (ETL run + derive), layer, tile and scope."""
-    row = conn.execute(
-        "SELECT (SELECT run_id FROM published_month WHERE month = %(m)s),"
-        " (SELECT max(data_version) FROM rollup WHERE month = %(m)s)",
-        {"m": request.month},
-    ).fetchone()
+_MONTH_VERSION = """
+SELECT m.month, p.run_id, d.data_version, extract(epoch FROM d.derived_at)::bigint
+FROM (SELECT coalesce(%(month)s::date, (SELECT max(month) FROM published_month)) AS month) m
+LEFT JOIN published_month p USING (month)
+LEFT JOIN derive_run d USING (month)
+"""
+
+
+def open_tile(
+    conn: psycopg.Connection, layer: Layer, zxy: tuple[int, int, int], month: str | None, user: User
+) -> tuple[TileRequest, str]:
+    """The tile request (``month`` ``YYYY-MM``, None for the latest published) and its ETag.
+
+    One small query gives the month and its data version (ETL run and derive): a tile is asked
+    for many times a second, and each round trip to the database counts. The ETag covers the
+    version, layer, tile and scope, and whether points are identified.
+
+    Raises
+    ------
+    NoData
+        When nothing is published (or ``month`` is not ``YYYY-MM``).
+    """
+    wanted = None if month is None else parse_month(month, conn)  # no query for a given month
+    row = conn.execute(_MONTH_VERSION, {"month": wanted}).fetchone()
+    if row is None or row[0] is None:
+        raise NoData("nothing is published yet")
+    request = TileRequest(layer, *zxy, row[0], user)
     parts = [
-        str(row),
-        request.layer.key,
-        f"{request.z}/{request.x}/{request.y}",
-        request.user.scope.prefix,
+        "|".join(map(str, row[1:])),
+        layer.key,
+        "/".join(map(str, zxy)),
+        user.scope.prefix,
         "identified" if _identified(request) else "deidentified",
     ]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return request, hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 def tile_bytes(conn: psycopg.Connection, request: TileRequest) -> bytes:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from analytics import cli as analytics_cli
 from core import cli as core_cli
@@ -17,6 +16,7 @@ from core import wall_cli
 from core.errors import OneMapError
 from core.month import Month
 from core.settings import get_settings
+from core.terminal import cli_console
 from etl import cli as etl_cli
 from geo import cli as geo_cli
 from layers import cli as layers_cli
@@ -44,9 +44,12 @@ app.command("export")(layers_cli.export)
 def derive(
     month: str = typer.Option(..., help="The month to derive, YYYY-MM (must be published)."),
     checksum: bool = typer.Option(False, help="Also checksum every derived row (slower)."),
+    effects: str = typer.Option(
+        "stale", help="Effectiveness estimates computed ahead: stale (default), month or none."
+    ),
 ) -> None:
     """Benefit lists, warnings, supervision and rollups; then the month's de-identified points."""
-    analytics_cli.derive(month=month, checksum=checksum)
+    analytics_cli.derive(month=month, checksum=checksum, effects=effects)
     layers_cli.refresh_points(month)
 
 
@@ -135,7 +138,12 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
         for month in months:
             written[month].result()
             folder = settings.demo_dir / month
-            etl_cli.run(directory=folder, month=month, force=False, then_derive=True)
+            status = etl_cli.run(directory=folder, month=month, force=False, then_derive=False)
+            if status == "published":
+                # Only the window ending at the latest month is estimated ahead; the statistics
+                # page estimates an earlier one when somebody asks for it.
+                effects = "month" if month == months[-1] else "none"
+                derive(month=month, checksum=False, effects=effects)
             with db.connection() as conn:
                 if month == months[0]:
                     created = users.ensure_demo_users(conn)
@@ -165,7 +173,5 @@ def main() -> None:
     try:
         app()  # click handles usage errors and exit codes; our own errors come through here
     except OneMapError as error:
-        Console(stderr=True, soft_wrap=True).print(
-            f"[bold red]error:[/] {error.user_msg}", highlight=False
-        )
+        cli_console(stderr=True).print(f"[bold red]error:[/] {error.user_msg}", highlight=False)
         sys.exit(1)

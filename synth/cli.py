@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from rich.console import Console
 
 from core import db
 from core.scope import PROVINCE_SCOPE
+from core.terminal import cli_console
 
-console = Console(soft_wrap=True)
+console = cli_console()
 
 
 def synth(

@@ -178,3 +178,17 @@ def test_estimates_are_computed_ahead_after_the_derive(
     with db.scoped(Scope(county)) as app_conn:
         assert stored_effects(app_conn, county, MONTH_FIRST, NEXT_FIRST) == stored
         assert stored_effects(app_conn, "330127", MONTH_FIRST, NEXT_FIRST) is None  # outside
+
+
+def test_a_derive_can_estimate_only_the_window_ending_at_its_month(
+    two_months: str, conn: psycopg.Connection
+) -> None:
+    # The demo loads six months in order and estimates only the last window ahead.
+    with conn.transaction():
+        conn.execute("DELETE FROM effect_rollup")
+        conn.execute("DELETE FROM effect_window")
+    assert build_effect_rollup(conn, ending=MONTH_FIRST) == 0  # no window ends at the first month
+    assert stored_effects(conn, "331122", MONTH_FIRST, NEXT_FIRST) is None
+    assert build_effect_rollup(conn, ending=NEXT_FIRST) == 1
+    assert stored_effects(conn, "331122", MONTH_FIRST, NEXT_FIRST) is not None
+    assert build_effect_rollup(conn) == 0  # the window just made is current

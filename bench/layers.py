@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -88,6 +89,16 @@ def _serve(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
+def _postgres_url(conninfo: str) -> str:
+    """``postgresql://user:password@host:port/dbname`` for a libpq conninfo string."""
+    info = psycopg.conninfo.conninfo_to_dict(conninfo)
+    user = quote(str(info.get("user", "")), safe="")
+    password = quote(str(info.get("password", "")), safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
+    return f"postgresql://{credentials}{host}:{port}/{info.get('dbname', '')}"
+
+
 def _measure(
     name: str, template: str, tiles: list[tuple[int, int, int]], headers: dict[str, str]
 ) -> list[Row]:
@@ -152,8 +163,9 @@ def tiles_vs_tipg(rows: list[Row], url: str) -> None:
         rows.append(("household MVT tipg", "skipped", "", "pip install '.[bench]' for tipg"))
         return
     tipg_env = env | {
+        "DATABASE_URL": _postgres_url(url),  # tipg's settings want the URL form
         "TIPG_DB_SCHEMAS": '["public"]',
-        "TIPG_DB_TABLES": '["household_tile_point"]',
+        "TIPG_DB_TABLES": '["public.household_tile_point"]',
         "TIPG_MAX_FEATURES_PER_TILE": "20000",
     }
     port = _BENCH_PORT + 1

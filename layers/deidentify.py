@@ -164,13 +164,27 @@ def suppress_small(
     label = f"<{threshold}"
     wanted = list(columns)
     if isinstance(data, pd.DataFrame):
+        # numpy per column, one frame built at the end: pandas' per-column where/astype cost
+        # more than the statistics page's whole query.
+        replaced = {}
+        for column in (c for c in wanted if c in data.columns):
+            numbers = _as_numbers(data[column])
+            small = (numbers > 0) & (numbers < threshold)  # NaN compares False
+            shown = data[column].to_numpy(dtype=object, copy=True)
+            shown[small] = label
+            replaced[column] = shown
         out = data.copy()
-        for column in (c for c in wanted if c in out.columns):
-            values = pd.to_numeric(out[column], errors="coerce")
-            small = values.notna() & (values > 0) & (values < threshold)
-            out[column] = out[column].astype(object).where(~small, label)
+        if replaced:
+            out[list(replaced)] = pd.DataFrame(replaced, index=data.index, dtype=object)
         return out
     return {k: label if k in wanted and _is_small(v, threshold) else v for k, v in data.items()}
+
+
+def _as_numbers(column: pd.Series) -> np.ndarray:
+    """The column as floats, NaN where it holds no number (``pd.to_numeric`` coercing)."""
+    if column.dtype.kind in "iuf":
+        return column.to_numpy(dtype=float)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _is_small(value: Any, threshold: int) -> bool:

@@ -14,6 +14,7 @@ from bench import statistics as statistics_bench
 def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     url = etl.run(rows)
+    etl.next_month(rows, url)
     map_bench.run(rows, url)
     load.run(rows, url)
     statistics_bench.run(rows, url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import psycopg
@@ -12,6 +13,24 @@ from core.users import add_user, set_password
 
 #: The benchmark users' password (benchmark database only).
 PASSWORD = "bench-password-0123"
+
+
+def use_database(url: str) -> None:
+    """Point this process, and the servers it starts, at ``url`` (``DATABASE_URL``).
+
+    The app role is one per cluster. With ``DATABASE_URL`` set, the settings name another
+    password file than the embedded cluster's; giving the role that password would lock out
+    a demo served from the same cluster. So the embedded cluster's file is kept.
+    """
+    from core import cluster
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings().db
+    if settings.url is None:
+        os.environ["ONEMAP_DB_APP_PASSWORD_FILE"] = str(cluster.locate(settings).app_password_file)
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
 
 
 def bench_user(url: str, role: Role, jurisdiction: str) -> str:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import psycopg
 
-from bench.accounts import bench_user
+from bench.accounts import bench_user, use_database
 from core.access import Role
 
 Row = tuple[str, str, str, str]
@@ -125,11 +125,9 @@ def _measure(
 def tiles_vs_tipg(rows: list[Row], url: str) -> None:
     """Our tiles (planner, de-identified, RLS) and tipg's on the same table."""
     from core import db, tokens
-    from core.settings import get_settings
     from layers.displaced import refresh
 
-    os.environ["DATABASE_URL"] = url  # the served app and this process: one app password file
-    get_settings.cache_clear()
+    use_database(url)  # the served app and this process: one app password
     with psycopg.connect(url, autocommit=True) as conn:
         db.ensure_app_login(conn)  # the served app's role can log in to this database
         started = time.perf_counter()
@@ -152,7 +150,10 @@ def tiles_vs_tipg(rows: list[Row], url: str) -> None:
         base = f"http://127.0.0.1:{_BENCH_PORT}"
         _wait(f"{base}/healthz", {})
         rows += _measure(
-            "ours (planner, RLS)", base + "/tiles/households/{z}/{x}/{y}.mvt", tiles, auth
+            "ours (planner, RLS)",
+            base + "/tiles/households/{z}/{x}/{y}.mvt?month=" + MONTH,
+            tiles,
+            auth,
         )
     finally:
         ours.terminate()

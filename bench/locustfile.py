@@ -1,8 +1,21 @@
 """The load mix of `make bench` (Locust, headless): wall screens, leaders, officials, planners.
 
-Run by :mod:`bench.load`, which creates the users and writes the plan (areas, households) to
-the file named by ``ONEMAP_BENCH_PLAN``. Each simulated user logs in through the form once and
-then repeats its role's requests; requests are named by route so the table groups them.
+Run by :mod:`bench.load`, which creates the users and writes the plan (areas, households,
+the callbacks' bodies) to the file named by ``ONEMAP_BENCH_PLAN``. Each simulated user logs in
+through the form once (the run's figures are reset when every user is in: a login hashes a
+password with argon2 on purpose and is not what the goals are about) and then repeats what its
+role does, at a person's pace:
+
+- a wall screen (大屏) runs the real wall page: a tour step every 20 s and a version poll
+  every 30 s, as ``ONEMAP_WEB_WALL_TOUR_SECONDS`` / ``…_POLL_SECONDS`` default to;
+- a county leader drills county → town → village (the map's view callback and the
+  children's shapes, as a click sends them), reading each for 3–8 s, and now and then opens
+  the statistics page;
+- a village official opens one household's portrait and the village's households every
+  5–15 s;
+- a planner exports a town's warning-density GeoTIFF every 10–30 s.
+
+Requests are named by route so the table groups them.
 """
 
 from __future__ import annotations
@@ -17,6 +30,40 @@ from locust import HttpUser, between, task
 PLAN: dict[str, Any] = json.loads(open(os.environ["ONEMAP_BENCH_PLAN"], encoding="utf-8").read())
 PASSWORD = PLAN["password"]
 CALLBACK = PLAN["callback"]  # {"output", "outputs", "url_id", "fitted_id"}
+
+
+def _outputs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    described = [{"id": i, "property": p} for i, p in pairs]
+    if len(pairs) == 1:
+        return {"output": f"{pairs[0][0]}.{pairs[0][1]}", "outputs": described[0]}
+    key = ".." + "...".join(f"{i}.{p}" for i, p in pairs) + ".."
+    return {"output": key, "outputs": described}
+
+
+_WALL_SETUP = _outputs(
+    [
+        ("wall-areas", "url"),
+        ("wall-map", "viewport"),
+        ("wall-heat", "children"),
+        ("wall-tour-areas", "data"),
+        ("wall-shading", "data"),
+        ("wall-tour", "interval"),
+        ("wall-version", "data"),
+    ]
+)
+_WALL_STEP = _outputs(
+    [
+        ("wall-title", "children"),
+        ("wall-month", "children"),
+        ("wall-synthetic", "children"),
+        ("wall-kpis", "children"),
+        ("wall-worst", "children"),
+        ("wall-trend", "figure"),
+        ("wall-areas", "hideout"),
+    ]
+)
+_WALL_POLL = _outputs([("wall-polled", "data")])
+_STATS_BODY = _outputs([("stats-body", "children"), ("stats-document", "data")])
 
 
 class _Person(HttpUser):
@@ -34,6 +81,16 @@ class _Person(HttpUser):
         )
         self.csrf = self.client.cookies.get("_csrf_token", "")
 
+    def callback(self, path: str, body: dict[str, Any], name: str) -> Any:
+        """POST one Dash callback; return its response's JSON (None when it failed)."""
+        with self.client.post(
+            path, json=body, headers={"X-CSRFToken": self.csrf}, name=name, catch_response=True
+        ) as response:
+            if response.status_code not in {200, 204}:
+                response.failure(f"{response.status_code}")
+                return None
+            return response.json() if response.status_code == 200 else {}
+
     def view(self, search: str) -> None:
         """The map's main callback for a URL (what a click or a page load triggers)."""
         body = {
@@ -43,55 +100,109 @@ class _Person(HttpUser):
             "state": [{"id": CALLBACK["fitted_id"], "property": "data", "value": None}],
             "changedPropIds": [f"{CALLBACK['url_id']}.search"],
         }
-        self.client.post(
-            "/_dash-update-component",
-            json=body,
-            headers={"X-CSRFToken": self.csrf},
-            name="dash: show_view",
-        )
+        self.callback("/_dash-update-component", body, "dash: show_view")
 
 
 class WallScreen(_Person):
-    """A wall screen in a county office: the province view, refreshed every few seconds."""
+    """A wall screen in a leader's office: the province's wall page, touring its cities."""
 
     weight = 3
-    wait_time = between(4, 6)
+    wait_time = between(8, 12)
     username = PLAN["users"]["wall"]
 
-    @task
+    def on_start(self) -> None:
+        """Log in and open the wall page (its tour's areas and data version)."""
+        super().on_start()
+        self.step_no, self.areas, self.version = 0, None, None
+        body = _WALL_SETUP | {
+            "inputs": [
+                {"id": "wall-url", "property": "pathname", "value": "/wall/33"},
+                {"id": "wall-url", "property": "search", "value": ""},
+                {"id": "wall-polled", "property": "data", "value": None},
+            ],
+            "changedPropIds": ["wall-url.pathname"],
+            "state": [],
+        }
+        answer = self.callback("/wall/_dash-update-component", body, "dash: wall setup") or {}
+        props = answer.get("response", {})
+        self.areas = props.get("wall-tour-areas", {}).get("data")
+        self.version = props.get("wall-version", {}).get("data")
+        self.client.get("/wall/api/areas/33/children.geojson", name="/wall/api/areas/[code]")
+
+    @task(3)
+    def step(self) -> None:
+        """The tour's next area (every 20 s on a real wall)."""
+        self.step_no += 1
+        body = _WALL_STEP | {
+            "inputs": [
+                {"id": "wall-tour", "property": "n_intervals", "value": self.step_no},
+                {"id": "wall-tour-areas", "property": "data", "value": self.areas},
+            ],
+            "state": [
+                {"id": "wall-shading", "property": "data", "value": None},
+                {"id": "wall-url", "property": "search", "value": ""},
+            ],
+            "changedPropIds": ["wall-tour.n_intervals"],
+        }
+        self.callback("/wall/_dash-update-component", body, "dash: wall step")
+
+    @task(2)
     def poll(self) -> None:
-        """The province's areas and the view, as the wall's refresh asks for them."""
-        self.client.get("/api/areas/33/children.geojson?v=1", name="/api/areas/[code]/children")
-        self.view("?area=33")
+        """The cheap version poll (every 30 s on a real wall)."""
+        body = _WALL_POLL | {
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+            "state": [{"id": "wall-version", "property": "data", "value": self.version}],
+            "changedPropIds": ["wall-poll.n_intervals"],
+        }
+        self.callback("/wall/_dash-update-component", body, "dash: wall poll")
 
 
 class Leader(_Person):
-    """A county leader drilling from the county to a town and a village."""
+    """A county leader drilling from the county to a town and a village, reading each."""
 
     weight = 3
-    wait_time = between(1, 3)
+    wait_time = between(3, 8)
     username = PLAN["users"]["leader"]
 
-    @task
+    def on_start(self) -> None:
+        """Log in; no drill started yet."""
+        super().on_start()
+        self.path: list[str] = []
+
+    @task(6)
     def drill(self) -> None:
-        """County → town → village, then the town's households."""
-        village = random.choice(PLAN["villages"])
-        for code in (village[:6], village[:9], village):
-            self.view(f"?area={code}")
-            self.client.get(
-                f"/api/areas/{code}/children.geojson?v=1", name="/api/areas/[code]/children"
-            )
+        """One click down (county → town → village → its households), then back up."""
+        if not self.path:
+            village = random.choice(PLAN["villages"])
+            self.path = [village[:6], village[:9], village]
+        code = self.path.pop(0)
+        self.view(f"?area={code}")
         self.client.get(
-            f"/api/areas/{village[:9]}/households.geojson?v=1&s=l",
-            name="/api/areas/[code]/households",
+            f"/api/areas/{code}/children.geojson?v=1", name="/api/areas/[code]/children"
         )
+        if len(code) == 12:
+            self.client.get(
+                f"/api/areas/{code[:9]}/households.geojson?v=1&s=l",
+                name="/api/areas/[code]/households",
+            )
+
+    @task(1)
+    def statistics(self) -> None:
+        """The statistics page of the county or one of its towns."""
+        code = random.choice(PLAN["villages"])[: random.choice((6, 9))]
+        body = _STATS_BODY | {
+            "inputs": [{"id": "stats-url", "property": "search", "value": f"?area={code}"}],
+            "changedPropIds": ["stats-url.search"],
+            "state": [],
+        }
+        self.callback("/stats/_dash-update-component", body, "dash: statistics")
 
 
 class Official(_Person):
     """A village official opening the portraits of their households."""
 
     weight = 3
-    wait_time = between(1, 3)
+    wait_time = between(5, 15)
     username = PLAN["users"]["official"]
 
     @task
@@ -109,7 +220,7 @@ class Planner(_Person):
     """A planner exporting the warning-density GeoTIFF of towns."""
 
     weight = 1
-    wait_time = between(3, 6)
+    wait_time = between(10, 30)
     username = PLAN["users"]["planner"]
 
     @task

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import time
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import psycopg
 
 from bench import browser
-from bench.accounts import bench_user, log_in_client
+from bench.accounts import bench_user, log_in_client, use_database
 from core.access import Role
 
 Row = tuple[str, str, str, str]
@@ -38,7 +37,7 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def _client(url: str, username: str) -> Any:
-    os.environ["DATABASE_URL"] = url
+    use_database(url)  # the served app and this process: one app password
     from core.settings import get_settings
 
     get_settings.cache_clear()

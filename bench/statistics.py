@@ -120,6 +120,7 @@ def main() -> None:
         derived = conn.execute("SELECT count(*) FROM derive_run").fetchone()
     if not derived or not derived[0]:
         url = etl.run(rows)  # the full-scale month, generated and loaded once
+    etl.next_month(rows, url)
     run(rows, url)
     table = Table(title="statistics page (2-core machine)")
     for heading in ("measure", "time", "rate", "notes"):

@@ -162,6 +162,9 @@ class MapSettings(BaseSettings):
     #: Request threads of one app process (waitress); keep it near the app pool's size
     #: (``ONEMAP_DB_APP_POOL_MAX_SIZE``) so a thread rarely waits for a connection.
     threads: int = Field(default=8, ge=1, le=64)
+    #: App processes sharing the listening socket (one per core is the deployment shape of
+    #: docs/deployment.md: a process runs Python on one core at a time).
+    workers: int = Field(default=1, ge=1, le=32)
     #: Print the app pool's statistics when the server stops (``make bench`` reads them).
     pool_stats: bool = False
 

@@ -72,6 +72,9 @@ def init() -> None:
 def serve(
     host: str | None = typer.Option(None, help="Listen address (default from settings)."),
     port: int | None = typer.Option(None, help="Port (default 8050)."),
+    workers: int | None = typer.Option(
+        None, min=1, max=32, help="App processes (default ONEMAP_MAP_WORKERS or 1; one per core)."
+    ),
 ) -> None:
     """Serve the map at http://127.0.0.1:8050."""
     from core import db  # noqa: PLC0415
@@ -80,7 +83,7 @@ def serve(
     with db.ready_connection(geography=True):
         pass  # an uninitialised database is refused here, with what to run
 
-    run(host=host, port=port)
+    run(host=host, port=port, workers=workers)
 
 
 def demo_months(last: str, count: int) -> list[str]:
@@ -151,7 +154,7 @@ def demo(serve_app: bool = typer.Option(True, "--serve/--no-serve")) -> None:
                 answer_demo_month(conn, month)
     core_cli.print_demo_users(created)
     if serve_app:
-        serve(None, None)
+        serve(None, None, None)
 
 
 def _demo_pairing(conn: Any, folder: Path, month: str) -> None:

@@ -12,23 +12,23 @@ demo: $(VENV)/.installed ## install what is missing, start PostGIS, load demo da
 	@.ci/system-packages $(DEMO_PACKAGES)
 	$(BIN)/onemap demo
 
-test: $(VENV)/.installed ## lint, then the whole suite on a real PostGIS and Debian chromium
+test: $(VENV)/.installed-dev ## lint, then the whole suite on a real PostGIS and Debian chromium
 	@.ci/system-packages $(TEST_PACKAGES)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed ## speed goals, printed as a table
+bench: $(VENV)/.installed-bench ## speed goals, printed as a table
 	@.ci/system-packages $(TEST_PACKAGES)
 	$(BIN)/python -m bench
 
@@ -44,8 +44,17 @@ db-stop: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "onemap needs Python >= 3.11")'
 	@[ -x $(BIN)/python ] || { .ci/system-packages python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+# The test, lint and bench tools: `make demo` does without them (a fresh clone serves sooner).
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+# tipg, the peer of the vector-tile benchmark.
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	@touch $@
 
 clean:

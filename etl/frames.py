@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 
@@ -19,6 +20,17 @@ def as_index(values: Iterable[str] | pd.Index) -> pd.Index:
 def is_member(values: pd.Series, allowed: pd.Index) -> pd.Series:
     """``values.isin(allowed)``, via the index's hash table."""
     return pd.Series(allowed.get_indexer(values) >= 0, index=values.index)
+
+
+def in_index(keys: pd.Index, allowed: pd.Index) -> np.ndarray:
+    """``keys.isin(allowed)`` as a boolean array, via the hash table when ``allowed`` is unique.
+
+    ``isin`` on Arrow-backed strings builds a scalar per allowed value: 0.36 s against 0.02 s
+    for 50,000 household numbers.
+    """
+    if allowed.is_unique:
+        return np.asarray(allowed.get_indexer(keys) >= 0)
+    return np.asarray(keys.isin(allowed))
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:

@@ -18,7 +18,7 @@ from core.errors import FeedFailed, FeedUnreadable, OneMapError
 from core.month import Month
 from etl import publish, transform
 from etl.feedspec import FEEDS, HAZARD_FILE_NAME, FeedSpec
-from etl.frames import as_index, lookup
+from etl.frames import as_index, in_index, lookup
 from etl.pseudonymise import Pseudonymiser
 from etl.read import RawFeed, read_feed
 from etl.validate import Checked, References, validate
@@ -191,9 +191,9 @@ def _roster_references(refs: References, checked: Checked) -> None:
     )
     refs.persons = roster.set_index("person_token")["household_no"]
     households = _first_reason(checked.rejects, "household_no")
-    refs.rejected_households = households[~households.index.isin(refs.households.index)]
+    refs.rejected_households = households[~in_index(households.index, refs.households.index)]
     persons = _first_reason(checked.rejects, "person_token")
-    refs.rejected_persons = persons[~persons.index.isin(refs.persons.index)]
+    refs.rejected_persons = persons[~in_index(persons.index, refs.persons.index)]
 
 
 def _quarantine_rows(

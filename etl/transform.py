@@ -13,7 +13,7 @@ import shapely
 from numpy.typing import NDArray
 
 from core.month import Month
-from etl.frames import lookup
+from etl.frames import in_index, lookup
 from etl.geocode import village_points
 from geo.rasters import sample_points
 
@@ -80,7 +80,7 @@ def households(
     previous = places.previous_gps
     lon = heads.index.map(gps["lon_wgs84"]).to_numpy(dtype=float, copy=True)
     lat = heads.index.map(gps["lat_wgs84"]).to_numpy(dtype=float, copy=True)
-    carried = np.isnan(lon) & heads.index.isin(previous.index)
+    carried = np.isnan(lon) & in_index(heads.index, previous.index)
     if carried.any():
         lon[carried] = heads.index[carried].map(previous["lon"]).to_numpy(dtype=float)
         lat[carried] = heads.index[carried].map(previous["lat"]).to_numpy(dtype=float)

@@ -1,18 +1,22 @@
-"""The layer catalog: every thematic layer declared once (layers/layers.yaml), looked up by name.
+"""The layer catalog: palettes and thematic layers declared once (layers/layers.yaml).
 
-Exports, vector tiles, the OGC API and the map's layer switcher all read it: a layer's query,
-fields (with zh/en labels and units), style (classes, colours, legend) and privacy rule.
+Exports, vector tiles, the OGC API and the map (its choropleth, legends, household points and
+download menu) all read it: a layer's query, fields (with zh/en labels and units), style
+(classes, colours, legend) and privacy rule, and the palettes every graduated style draws from.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import UnknownArea
 
@@ -25,8 +29,65 @@ class UnknownLayer(UnknownArea):
     user_msg = "Unknown layer."
 
 
+def _one_of(value: str, allowed: Iterable[str], what: str) -> str:
+    """``value`` when it is in ``allowed``; else a ValueError naming the closest match."""
+    known = tuple(allowed)
+    if value in known:
+        return value
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{what} {value!r} is not allowed{hint}")
+
+
+def _colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9a-f]{6}", value):
+        raise ValueError(f"colour {value!r} is not #rrggbb in lower case")
+    return value
+
+
+Colour = Annotated[str, AfterValidator(_colour)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Palettes(_Frozen):
+    """Every colour a graduated style uses, declared once."""
+
+    #: Named ramps, light to dark; ``worse`` and ``better`` shade the map's choropleth.
+    ramps: dict[str, tuple[Colour, ...]]
+    #: An area without a value.
+    no_data: Colour
+    #: An area whose value is zero, where more is worse (no warnings is not a shade of alarm).
+    zero: Colour
+    #: An area whose count is shown as "<5" (to roles without portrait rights).
+    suppressed: Colour
+
+    @model_validator(mode="after")
+    def _has_map_ramps(self) -> Palettes:
+        for name in ("worse", "better"):
+            if len(self.ramps.get(name, ())) < 2:
+                raise ValueError(f"palettes.ramps.{name} needs at least two colours")
+        return self
+
+    @property
+    def worse(self) -> tuple[str, ...]:
+        """The choropleth's ramp where more is worse (warnings, gaps)."""
+        return self.ramps["worse"]
+
+    @property
+    def better(self) -> tuple[str, ...]:
+        """The choropleth's ramp where more is better (income, coverage)."""
+        return self.ramps["better"]
+
+    def colours(self) -> set[str]:
+        """Every colour of the palettes."""
+        return {c for ramp in self.ramps.values() for c in ramp} | {
+            self.no_data,
+            self.zero,
+            self.suppressed,
+        }
 
 
 class Text(_Frozen):
@@ -59,7 +120,7 @@ class StyleClass(_Frozen):
     """One legend entry: a category value, or the upper bound of a graduated class."""
 
     value: str | float
-    colour: str
+    colour: Colour
     zh: str
     en: str
     key: str | None = None
@@ -75,7 +136,10 @@ class Style(_Frozen):
     kind: Literal["categorical", "graduated", "single"]
     column: str
     classes: tuple[StyleClass, ...]
-    no_data: str = "#d9d9d9"
+    #: The ramp (``palettes.ramps``) the classes take their colours from (its darkest ones).
+    palette: str | None = None
+    #: Filled in from ``palettes.no_data`` when the catalog is read.
+    no_data: Colour
 
     def colour_of(self, value: Any) -> str:
         """The colour a value is drawn in (``no_data`` when it falls in no class)."""
@@ -128,10 +192,44 @@ class Layer(_Frozen):
         return [(c.colour, c.label(language)) for c in self.style.classes]
 
 
-class Catalog(_Frozen):
-    """All layers by key."""
+def _with_palette(key: str, style: dict[str, Any], palettes: Palettes) -> dict[str, Any]:
+    """A raw style with its class colours taken from its ramp and ``no_data`` from the palettes."""
+    style = {"no_data": palettes.no_data, **style}
+    name = style.get("palette")
+    if name is None:
+        return style
+    ramp = palettes.ramps[_one_of(name, palettes.ramps, f"layer {key}: palette")]
+    classes = list(style.get("classes") or ())
+    if len(classes) > len(ramp):
+        raise ValueError(f"layer {key}: {len(classes)} classes, ramp {name} has {len(ramp)}")
+    coloured = []
+    for entry, colour in zip(classes, ramp[len(ramp) - len(classes) :], strict=True):
+        if "colour" in entry:
+            raise ValueError(f"layer {key}: a class of a {name} style takes the ramp's colour")
+        coloured.append({**entry, "colour": colour})
+    return {**style, "classes": coloured}
 
+
+class Catalog(_Frozen):
+    """The palettes and all layers by key."""
+
+    palettes: Palettes
     layers: dict[str, Layer] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_declarations(cls, data: Any) -> Any:
+        """Keys from the mapping, colours from the palettes (the YAML as it is written)."""
+        if not isinstance(data, dict):
+            return data
+        palettes = Palettes.model_validate(data.get("palettes"))
+        layers = {}
+        for key, declared in (data.get("layers") or {}).items():
+            spec = {"key": key, **declared} if isinstance(declared, dict) else declared
+            if isinstance(spec, dict) and isinstance(spec.get("style"), dict):
+                spec["style"] = _with_palette(key, spec["style"], palettes)
+            layers[key] = spec
+        return {**data, "palettes": palettes, "layers": layers}
 
     def get(self, key: str) -> Layer:
         """The layer ``key``.
@@ -156,14 +254,21 @@ class Catalog(_Frozen):
 def catalog() -> Catalog:
     """The catalog read from ``layers/layers.yaml`` (once per process)."""
     text = (resources.files("layers") / "layers.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
-    layers = {key: Layer(key=key, **spec) for key, spec in raw["layers"].items()}
-    return Catalog(layers=layers)
+    return Catalog.model_validate(yaml.safe_load(text))
 
 
 def get_layer(key: str) -> Layer:
     """Shortcut for ``catalog().get(key)``."""
     return catalog().get(key)
+
+
+def warning_colours() -> dict[str, str]:
+    """Warning level → colour, worst first, ``none`` for no warning.
+
+    They are the households layer's classes: the map's points and clusters, the statistics'
+    lines, the field page and the offline village map all draw warning levels in them.
+    """
+    return {str(c.value) or "none": c.colour for c in get_layer("households").style.classes}
 
 
 #: Poverty causes in catalog order: zh code (as civil affairs sends it) → English key.

@@ -1,8 +1,9 @@
-"""The layer catalog: palettes and thematic layers declared once (layers/layers.yaml).
+"""The layer catalog: palettes, thematic layers and map measures declared once (layers/layers.yaml).
 
-Exports, vector tiles, the OGC API and the map (its choropleth, legends, household points and
+Exports, vector tiles, the OGC API and the map (its choropleth, legends, measure switcher and
 download menu) all read it: a layer's query, fields (with zh/en labels and units), style
-(classes, colours, legend) and privacy rule, and the palettes every graduated style draws from.
+(classes, colours, legend) and privacy rule; a measure's rollup columns, direction and the
+counts it rests on. :mod:`layers.measures` composes the measures' SQL from it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import UnknownArea
+from layers.deidentify import PROTECTED_COLUMNS
 
 Language = Literal["zh", "en"]
 
@@ -27,6 +29,34 @@ class UnknownLayer(UnknownArea):
     """No layer of that name in the catalog."""
 
     user_msg = "Unknown layer."
+
+
+#: The numeric columns of the ``rollup`` table a measure may read (migrations 0003 and 0010): the
+#: allowlist its SQL identifiers are checked against.
+ROLLUP_COLUMNS = (
+    "households",
+    "people",
+    "income_median",
+    "income_growth_mom",
+    "income_growth_yoy",
+    "entries",
+    "exits",
+    "warnings_red",
+    "warnings_orange",
+    "warnings_yellow",
+    "benefit_gaps",
+    "benefit_anomalies",
+    "housing_assessed",
+    "unsafe_housing",
+    "water_checked",
+    "unsafe_water",
+    "visited_30d",
+    "response_minutes_median",
+    "red_due",
+    "red_attained_3h",
+    "warned_open",
+    "plan_covered",
+)
 
 
 def _one_of(value: str, allowed: Iterable[str], what: str) -> str:
@@ -46,6 +76,10 @@ def _colour(value: str) -> str:
 
 
 Colour = Annotated[str, AfterValidator(_colour)]
+RollupColumn = Annotated[str, AfterValidator(lambda v: _one_of(v, ROLLUP_COLUMNS, "column"))]
+ProtectedColumn = Annotated[
+    str, AfterValidator(lambda v: _one_of(v, PROTECTED_COLUMNS, "protected count"))
+]
 
 
 class _Frozen(BaseModel):
@@ -192,6 +226,38 @@ class Layer(_Frozen):
         return [(c.colour, c.label(language)) for c in self.style.classes]
 
 
+class MeasureSpec(_Frozen):
+    """One map measure as declared: how it is read from the month's ``rollup`` row."""
+
+    key: str
+    kind: Literal["ratio", "column"]
+    #: kind ``column``: the column shown as it is.
+    column: RollupColumn | None = None
+    #: kind ``ratio``: ``scale × (sum of numerator) / denominator``.
+    numerator: tuple[RollupColumn, ...] = ()
+    denominator: RollupColumn | None = None
+    scale: float = Field(100.0, gt=0)
+    #: True when a higher value is worse (warnings, gaps); colours run the same way.
+    higher_is_worse: bool = True
+    decimals: int = Field(1, ge=0, le=6)
+    #: The value counts households (1-4 are shown as "<5" to roles without portrait rights).
+    is_count: bool = False
+    #: The protected rollup counts the value is built on: it is withheld wherever one of them is.
+    counts: tuple[ProtectedColumn, ...] = Field(min_length=1)
+    #: The catalog layer that carries the measure (offered first by the map's download menu).
+    layer: str
+
+    @model_validator(mode="after")
+    def _columns_fit_the_kind(self) -> MeasureSpec:
+        ratio = bool(self.numerator) and self.denominator is not None and self.column is None
+        column = self.column is not None and not self.numerator and self.denominator is None
+        if self.kind == "ratio" and not ratio:
+            raise ValueError(f"measure {self.key}: a ratio has a numerator and a denominator only")
+        if self.kind == "column" and not column:
+            raise ValueError(f"measure {self.key}: a column measure has a column only")
+        return self
+
+
 def _with_palette(key: str, style: dict[str, Any], palettes: Palettes) -> dict[str, Any]:
     """A raw style with its class colours taken from its ramp and ``no_data`` from the palettes."""
     style = {"no_data": palettes.no_data, **style}
@@ -211,10 +277,11 @@ def _with_palette(key: str, style: dict[str, Any], palettes: Palettes) -> dict[s
 
 
 class Catalog(_Frozen):
-    """The palettes and all layers by key."""
+    """The palettes, all layers by key and all map measures by key (in switcher order)."""
 
     palettes: Palettes
     layers: dict[str, Layer] = Field(default_factory=dict)
+    measures: dict[str, MeasureSpec] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -229,7 +296,17 @@ class Catalog(_Frozen):
             if isinstance(spec, dict) and isinstance(spec.get("style"), dict):
                 spec["style"] = _with_palette(key, spec["style"], palettes)
             layers[key] = spec
-        return {**data, "palettes": palettes, "layers": layers}
+        measures = {
+            key: {"key": key, **declared} if isinstance(declared, dict) else declared
+            for key, declared in (data.get("measures") or {}).items()
+        }
+        return {**data, "palettes": palettes, "layers": layers, "measures": measures}
+
+    @model_validator(mode="after")
+    def _measures_have_layers(self) -> Catalog:
+        for measure in self.measures.values():
+            _one_of(measure.layer, self.layers, f"measure {measure.key}: layer")
+        return self
 
     def get(self, key: str) -> Layer:
         """The layer ``key``.

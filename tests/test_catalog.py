@@ -1,8 +1,9 @@
-"""One catalog: palettes and layers are declared once in layers/layers.yaml.
+"""One catalog: palettes, layers and the map's measures are declared once in layers/layers.yaml.
 
 The choropleth, the household points, the statistics and the exports draw in the catalog's
-colours and nothing else spells a layer colour; a bad palette reference is refused when the
-catalog is read.
+colours and nothing else spells a layer colour; a measure that reads an unknown rollup column,
+names an unknown layer or rests on an unprotected count is refused when the catalog is read; the
+map's switcher lists exactly the catalog's measures.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from dashboards.panel import measure_links
+from dashboards.state import View
 from layers import choropleth
-from layers.catalog import Catalog, catalog, get_layer, warning_colours
-from layers.deidentify import ProtectedCounts
+from layers.catalog import ROLLUP_COLUMNS, Catalog, catalog, get_layer, warning_colours
+from layers.deidentify import PROTECTED_COLUMNS, ProtectedCounts
 from layers.households import HOUSEHOLD_COLOURS
-from layers.measures import MEASURES
+from layers.measures import DEFAULT_MEASURE, MEASURES
 
 ROOT = Path(__file__).resolve().parents[1]
 HEX = re.compile(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b")
@@ -146,3 +150,83 @@ def test_palette_references_and_colours_are_checked() -> None:
     raw = raw_catalog()
     raw["palettes"]["warning"] = "#ff0000"
     _refused(raw, "Extra inputs are not permitted")
+
+
+def test_a_measure_reading_an_unknown_rollup_column_is_refused() -> None:
+    raw = raw_catalog()
+    raw["measures"]["unsafe_water"]["numerator"] = ["unsafe_waters"]
+    _refused(raw, "column 'unsafe_waters' is not allowed", "did you mean 'unsafe_water'")
+    raw = raw_catalog()
+    raw["measures"]["income_median"]["column"] = "income_median; DROP TABLE rollup"
+    _refused(raw, "is not allowed")
+    raw = raw_catalog()
+    raw["measures"]["benefit_gaps"]["denominator"] = "data_version"  # a column, not a figure
+    _refused(raw, "column 'data_version' is not allowed")
+
+
+def test_a_measure_of_an_unknown_layer_is_refused() -> None:
+    raw = raw_catalog()
+    raw["measures"]["unsafe_housing"]["layer"] = "housing"
+    _refused(raw, "measure unsafe_housing: layer 'housing' is not allowed")
+
+
+def test_a_measure_must_rest_on_protected_counts() -> None:
+    raw = raw_catalog()
+    raw["measures"]["visit_coverage"]["counts"] = ["visited_30d", "income_median"]
+    _refused(raw, "protected count 'income_median' is not allowed")
+    raw = raw_catalog()
+    raw["measures"]["visit_coverage"]["counts"] = []
+    _refused(raw, "counts")
+
+
+def test_measure_declarations_are_checked_for_shape_and_unknown_keys() -> None:
+    raw = raw_catalog()
+    raw["measures"]["red_warnings"]["denominator"] = "households"
+    _refused(raw, "a column measure has a column only")
+    raw = raw_catalog()
+    del raw["measures"]["benefit_gaps"]["denominator"]
+    _refused(raw, "a ratio has a numerator and a denominator only")
+    raw = raw_catalog()
+    raw["measures"]["red_warnings"]["colour"] = "#ff0000"
+    _refused(raw, "Extra inputs are not permitted")
+
+
+def test_every_measure_has_a_catalog_layer_and_protected_counts() -> None:
+    assert list(MEASURES) == list(catalog().measures)
+    assert DEFAULT_MEASURE in MEASURES
+    for key, measure in MEASURES.items():
+        assert measure.layer in catalog().layers, key
+        assert catalog().get(measure.layer).geometry == "polygon", key
+        assert measure.counts, key
+        assert set(measure.counts) <= set(PROTECTED_COLUMNS), key
+
+
+def test_measures_compose_the_same_sql_from_the_catalog() -> None:
+    def text(key: str) -> str:
+        return MEASURES[key].expression.as_string(None)
+
+    assert text("warnings_per_100") == (
+        '100.0 * ("r"."warnings_red" + "r"."warnings_orange" + "r"."warnings_yellow")'
+        ' / NULLIF("r"."households", 0)'
+    )
+    assert text("unsafe_housing") == (
+        '100.0 * "r"."unsafe_housing" / NULLIF("r"."housing_assessed", 0)'
+    )
+    assert text("income_growth") == '"r"."income_growth_mom"'
+    assert (MEASURES["red_warnings"].is_count, MEASURES["red_warnings"].decimals) == (True, 0)
+    assert MEASURES["income_median"].higher_is_worse is False
+
+
+def test_the_measure_switcher_lists_the_catalogs_measures() -> None:
+    links = measure_links(View("331122")).children[1:]  # after the heatmap switch
+    assert [link.id["index"] for link in links] == list(catalog().measures)
+
+
+def test_the_allowlisted_rollup_columns_exist(conn: psycopg.Connection) -> None:
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'rollup'"
+    ).fetchall()
+    types = dict(rows)
+    missing = set(ROLLUP_COLUMNS) - set(types)
+    assert not missing, missing
+    assert {types[c] for c in ROLLUP_COLUMNS} <= {"integer", "numeric", "real", "bigint"}

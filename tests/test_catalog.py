@@ -3,7 +3,8 @@
 The choropleth, the household points, the statistics and the exports draw in the catalog's
 colours and nothing else spells a layer colour; a measure that reads an unknown rollup column,
 names an unknown layer or rests on an unprotected count is refused when the catalog is read; the
-map's switcher lists exactly the catalog's measures.
+map's switcher lists exactly the catalog's measures and its download menu offers the layer of
+the measure on screen first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from core.access import Role, User
+from dashboards.downloads import download_menu
 from dashboards.panel import measure_links
 from dashboards.state import View
 from layers import choropleth
@@ -220,6 +223,16 @@ def test_measures_compose_the_same_sql_from_the_catalog() -> None:
 def test_the_measure_switcher_lists_the_catalogs_measures() -> None:
     links = measure_links(View("331122")).children[1:]  # after the heatmap switch
     assert [link.id["index"] for link in links] == list(catalog().measures)
+
+
+def test_the_download_menu_offers_the_layer_of_the_measure_first() -> None:
+    planner = User("planner", "Planner", Role.PLANNER, "331122")
+    for key in ("unsafe_water", "warnings_per_100"):
+        menu = download_menu(planner, "331122", "en", MEASURES[key].layer)
+        rows = menu.children[1].children
+        first = rows[0].children[1].id["index"]
+        assert first.split(".")[0] == MEASURES[key].layer
+        assert len(rows) == len(catalog().layers)
 
 
 def test_the_allowlisted_rollup_columns_exist(conn: psycopg.Connection) -> None:

@@ -71,12 +71,17 @@ def layer_download(layer: str, fmt: str) -> Response:
     return response
 
 
-def download_menu(user: User, area: str, lang: str) -> Any:
-    """A folded menu: each catalog layer with a link per format (synthetic data)."""
+def download_menu(user: User, area: str, lang: str, first: str | None = None) -> Any:
+    """A folded menu: each catalog layer with a link per format (synthetic data).
+
+    ``first`` is the catalog layer of the measure on the map: it heads the list.
+    """
     if not (user.permissions.identified_points or user.permissions.deidentified_layers):
         return html.Div()
     rows = []
-    for key, layer in catalog().layers.items():
+    layers = catalog().layers
+    for key in sorted(layers, key=lambda k: k != first):  # stable: catalog order otherwise
+        layer = layers[key]
         formats = ("cog",) if layer.geometry == "raster" else VECTOR_FORMATS
         links = [
             html.A(

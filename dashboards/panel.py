@@ -281,7 +281,9 @@ def area_section(data: ViewData) -> list[Any]:
                 id="heat-download",
             )
         )
-        content.append(download_menu(data.viewer, area.code, lang))
+        # The layer of the measure on screen heads the menu.
+        first = data.shading.measure.layer
+        content.append(download_menu(data.viewer, area.code, lang, first))
     return content
 
 

@@ -12,7 +12,7 @@ import segno
 from dash import dcc, html
 
 from dashboards.messages import t, value_label
-from layers.catalog import cause_label
+from layers.catalog import cause_label, warning_colours
 from layers.portrait import Portrait, head_of_household
 
 #: The low-income standard drawn on the income chart (yuan per person and month).
@@ -97,7 +97,7 @@ def _income_chart(portrait: Portrait, lang: str) -> Any:
                     "yanchor": "bottom",
                     "text": line,
                     "showarrow": False,
-                    "font": {"size": 10, "color": "#bd0026"},
+                    "font": {"size": 10, "color": warning_colours()["red"]},
                 }
             ],
             "shapes": [
@@ -108,7 +108,7 @@ def _income_chart(portrait: Portrait, lang: str) -> Any:
                     "x1": 1,
                     "y0": INCOME_STANDARD,
                     "y1": INCOME_STANDARD,
-                    "line": {"dash": "dot", "color": "#bd0026"},
+                    "line": {"dash": "dot", "color": warning_colours()["red"]},
                 }
             ],
         },

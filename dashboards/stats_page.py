@@ -29,6 +29,7 @@ from dashboards.stats_view import (
 )
 from dashboards.viewer import current_user, optional_user
 from geo.admin import get_area
+from layers.catalog import warning_colours
 from layers.measures import MEASURES
 from layers.months import month_label, resolve_month, shown_months
 from layers.statistics import CHARTS, Chart
@@ -38,11 +39,13 @@ URL = "stats-url"
 BODY = "stats-body"
 EFFECT = "effect-body"
 DOCUMENT = "stats-document"
-#: Line colours (levels keep the map's warning colours).
+#: Line colours: warning levels in the catalog's warning colours; the province in grey.
 COLOURS = {
-    "warnings_red": "#bd0026",
-    "warnings_orange": "#f16913",
-    "warnings_yellow": "#e6b800",
+    **{
+        f"warnings_{level}": colour
+        for level, colour in warning_colours().items()
+        if level != "none"
+    },
     "province_income_median": "#888888",
     "province_income_growth": "#888888",
 }

@@ -30,6 +30,7 @@ from dashboards.supervision_view import (
     names_visible,
 )
 from dashboards.viewer import current_user, optional_user, request_id
+from layers.catalog import warning_colours
 from layers.months import month_label, resolve_month, shown_months
 from layers.supervision import FINDING_KINDS, OUTCOMES, Inspection, record_inspection
 
@@ -75,7 +76,7 @@ def findings_map(data: SupervisionData) -> dl.Map:
             dl.CircleMarker(
                 center=[row["lat"], row["lon"]],
                 radius=min(size, 18),
-                color="#bd0026",
+                color=warning_colours()["red"],
                 fillOpacity=0.5,
                 children=dl.Tooltip(f"{row['area_name']}: {count}"),
             )

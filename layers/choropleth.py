@@ -15,18 +15,23 @@ from psycopg import sql
 from core.access import SUPPRESS_BELOW, SUPPRESSED
 from core.scope import Scope
 from geo.admin import get_area
+from layers.catalog import catalog
 from layers.deidentify import ProtectedCounts, is_small
 from layers.measures import MEASURES, Measure
 
-#: Sequential palettes, light to dark (ColorBrewer YlOrRd and YlGnBu, 5 classes).
-WORSE_PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-BETTER_PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
-NO_DATA = "#d9d9d9"
+#: The colours come from the catalog's palettes (``layers/layers.yaml``), declared once there.
+PALETTES = catalog().palettes
+NO_DATA = PALETTES.no_data
 #: Areas whose value is exactly zero (no warnings, no gaps): neutral, apart from the ramp.
-ZERO_COLOUR = "#f4f6f8"
+ZERO_COLOUR = PALETTES.zero
 #: Areas whose count is shown as "<5" (to roles without portrait rights).
-SUPPRESSED_COLOUR = "#e5dcef"
+SUPPRESSED_COLOUR = PALETTES.suppressed
 SCHEMES = ("quantiles", "natural_breaks")
+
+
+def palette(measure: Measure) -> tuple[str, ...]:
+    """The catalog ramp a measure is shaded with, light to dark (``worse`` or ``better``)."""
+    return PALETTES.worse if measure.higher_is_worse else PALETTES.better
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +157,8 @@ def _classified(
     zero_class = measure.higher_is_worse and 0.0 in present
     ramp = [v for v in present if v != 0.0] if zero_class else present
     breaks = classify(ramp, scheme=scheme if scheme in SCHEMES else "quantiles")
-    palette = WORSE_PALETTE if measure.higher_is_worse else BETTER_PALETTE
-    colours = list(palette[len(palette) - len(breaks) :]) if breaks else []
+    ramp_colours = palette(measure)
+    colours = list(ramp_colours[len(ramp_colours) - len(breaks) :]) if breaks else []
     legend: list[LegendEntry] = []
     previous = -math.inf
     for high, colour in zip(breaks, colours, strict=True):

@@ -13,6 +13,7 @@ import psycopg
 
 from core.scope import Scope
 from geo.admin import get_area
+from layers.catalog import warning_colours
 
 #: Never more household features than this in one response (the browser stays responsive).
 MAX_FEATURES = 20_000
@@ -21,13 +22,9 @@ HOUSEHOLD_LEVELS = ("town", "village")
 #: Levels and sizes at which the map clusters the points (a village's few stay single).
 CLUSTER_LEVELS = ("town",)
 CLUSTER_FROM = 200
-#: Point and cluster colours by warning level, worst first (a cluster takes its worst level).
-HOUSEHOLD_COLOURS: dict[str, str] = {
-    "red": "#bd0026",
-    "orange": "#f16913",
-    "yellow": "#e6b800",
-    "none": "#3d6a99",
-}
+#: Point and cluster colours by warning level, worst first (a cluster takes its worst level):
+#: the catalog's warning colours.
+HOUSEHOLD_COLOURS: dict[str, str] = warning_colours()
 _DECIMALS = 6
 
 # A range on village_code, not LIKE: it uses the (month, village_code) index in any collation

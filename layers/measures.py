@@ -1,13 +1,18 @@
-"""The measures a choropleth can show and how each comes from the rollups.
+"""The measures a choropleth can show, built from their declarations in the layer catalog.
 
-Their names and units are UI texts: they live in the message catalog (``measure.<key>``).
+Each measure is declared once in ``layers/layers.yaml`` (``measures:``); here its value becomes
+SQL over the ``rollup`` table (alias ``r``), composed only from identifiers the catalog checked
+against :data:`layers.catalog.ROLLUP_COLUMNS`. Names and units are UI texts: they live in the
+message catalog (``measure.<key>``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
+
+from layers.catalog import MeasureSpec, catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,91 +30,40 @@ class Measure:
     #: The rollup counts the value is built on (``layers.deidentify.PROTECTED_COLUMNS``): the
     #: value is withheld wherever one of them is.
     counts: tuple[str, ...] = ()
+    #: The catalog layer that carries the measure (the map's download menu offers it first).
+    layer: str = field(kw_only=True)
 
 
 def _col(name: str) -> sql.Identifier:
     return sql.Identifier("r", name)
 
 
-def _per(numerator: sql.Composable, denominator: str, scale: int = 100) -> sql.Composable:
+def expression(spec: MeasureSpec) -> sql.Composable:
+    """The SQL of a declared measure: a rollup column, or a scaled ratio of rollup columns."""
+    if spec.kind == "column":
+        assert spec.column is not None  # the catalog's validator guarantees it
+        return _col(spec.column)
+    assert spec.denominator is not None
+    terms = [_col(name) for name in spec.numerator]
+    numerator = terms[0] if len(terms) == 1 else sql.SQL("({})").format(sql.SQL(" + ").join(terms))
     return sql.SQL("{} * {} / NULLIF({}, 0)").format(
-        sql.Literal(float(scale)), numerator, _col(denominator)
+        sql.Literal(float(spec.scale)), numerator, _col(spec.denominator)
     )
 
 
-_WARNINGS = sql.SQL("({} + {} + {})").format(
-    _col("warnings_red"), _col("warnings_orange"), _col("warnings_yellow")
-)
-
-MEASURES: dict[str, Measure] = {
-    m.key: m
-    for m in (
-        Measure(
-            "warnings_per_100",
-            _per(_WARNINGS, "households"),
-            counts=("warnings", "households"),
-        ),
-        Measure(
-            "red_warnings",
-            _col("warnings_red"),
-            decimals=0,
-            is_count=True,
-            counts=("warnings_red",),
-        ),
-        Measure(
-            "income_median",
-            _col("income_median"),
-            higher_is_worse=False,
-            decimals=0,
-            counts=("households",),
-        ),
-        Measure(
-            "income_growth",
-            _col("income_growth_mom"),
-            higher_is_worse=False,
-            counts=("households",),
-        ),
-        Measure(
-            "benefit_gaps",
-            _per(_col("benefit_gaps"), "households"),
-            counts=("benefit_gaps", "households"),
-        ),
-        Measure(
-            "unsafe_housing",
-            _per(_col("unsafe_housing"), "housing_assessed"),
-            counts=("unsafe_housing", "housing_assessed"),
-        ),
-        Measure(
-            "unsafe_water",
-            _per(_col("unsafe_water"), "water_checked"),
-            counts=("unsafe_water", "water_checked"),
-        ),
-        Measure(
-            "visit_coverage",
-            _per(_col("visited_30d"), "households"),
-            higher_is_worse=False,
-            counts=("visited_30d", "households"),
-        ),
-        # The assistance loop (analytics/routing.py fills these after each derive).
-        Measure(
-            "response_minutes",
-            _col("response_minutes_median"),
-            decimals=0,
-            # A median of 1-4 responses would show single responses: withheld with the warnings.
-            counts=("warnings",),
-        ),
-        Measure(
-            "attainment_3h",
-            _per(_col("red_attained_3h"), "red_due"),
-            higher_is_worse=False,
-            counts=("red_attained_3h", "red_due"),
-        ),
-        Measure(
-            "plan_coverage",
-            _per(_col("plan_covered"), "warned_open"),
-            higher_is_worse=False,
-            counts=("plan_covered", "warned_open"),
-        ),
+def measure(spec: MeasureSpec) -> Measure:
+    """The measure a catalog declaration describes."""
+    return Measure(
+        spec.key,
+        expression(spec),
+        higher_is_worse=spec.higher_is_worse,
+        decimals=spec.decimals,
+        is_count=spec.is_count,
+        counts=spec.counts,
+        layer=spec.layer,
     )
-}
+
+
+#: The catalog's measures, in the order of the map's measure switcher.
+MEASURES: dict[str, Measure] = {key: measure(spec) for key, spec in catalog().measures.items()}
 DEFAULT_MEASURE = "warnings_per_100"

@@ -12,7 +12,7 @@ window.onemap = Object.assign({}, window.onemap, {
         if (props.code in values) {
             const value = values[props.code];
             const breaks = hideout.breaks || [];
-            fill = hideout.noData || "#d9d9d9";
+            fill = hideout.noData || fill;  // the catalog's no_data colour
             if (typeof value === "string") {  // a count shown as "<5"
                 fill = hideout.suppressedColour || fill;
             } else if (value === 0 && hideout.zeroColour) {  // zero: neutral, not a shade of alarm

@@ -24,18 +24,23 @@ import psycopg
 MIN_TREATED = 30
 Z95 = 1.959964
 
+# Members and benefits are narrowed to the area's county (or the counties under a city or the
+# province) before they are grouped: a town's panel read 10 s of the province's rows before.
 _PANEL_SQL = """
 WITH labour AS (
     SELECT month, household_id,
            count(*) FILTER (WHERE age BETWEEN 16 AND 59 AND disability_grade IS NULL
                             AND NOT serious_illness AND NOT is_student) AS labour
     FROM member_features
-    WHERE month IN (%(first)s, %(last)s) GROUP BY 1, 2
+    WHERE month IN (%(first)s, %(last)s)
+      AND county_code >= left(%(area)s, 6) AND county_code < left(%(area)s, 6) || ':'
+    GROUP BY 1, 2
 ), received AS (
     SELECT household_id, policy_code, bool_or(month = %(first)s) AS at_start,
            bool_or(month = %(last)s) AS at_end, bool_or(true) AS ever
     FROM benefit
     WHERE received AND month BETWEEN %(first)s AND %(last)s
+      AND county_code >= left(%(area)s, 6) AND county_code < left(%(area)s, 6) || ':'
     GROUP BY 1, 2
 )
 SELECT s.household_id, s.village_code, s.size, coalesce(l.labour, 0) AS labour,
@@ -229,6 +234,7 @@ _OUTCOMES_SQL = """
 WITH opened AS (
     SELECT household_id, status, opened_month, closed_at FROM warning
     WHERE opened_month BETWEEN %(first)s AND %(last)s
+      AND county_code >= left(%(area)s, 6) AND county_code < left(%(area)s, 6) || ':'
       AND village_code >= %(area)s AND village_code < %(area)s || ':'
 ), resolved AS (
     SELECT household_id, min(closed_at) AS at FROM opened WHERE status = 'resolved' GROUP BY 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import psycopg
 
@@ -24,6 +27,8 @@ from geo.admin import Area, lineage
 from layers.households import published_version
 from layers.months import resolve_month, shown_months
 from layers.statistics import AreaStatistics, area_statistics
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +96,36 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
     return StatsView(view, lineage(conn, user.scope, view.area), months, stats)
 
 
-_CACHE: OrderedDict[tuple[object, ...], AreaEffects] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 64
+class _Recent:
+    """A small LRU of figures computed from published data, each kept at most ``seconds``."""
+
+    def __init__(self, size: int, seconds: float | None = None) -> None:
+        self.size, self.seconds = size, seconds
+        self.items: OrderedDict[tuple[object, ...], tuple[float, object]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        """The value kept for ``key``, or ``make()`` (computed outside the lock) kept."""
+        now = time.monotonic()
+        with self.lock:
+            if key in self.items:
+                made, value = self.items[key]
+                if self.seconds is None or now - made < self.seconds:
+                    self.items.move_to_end(key)
+                    return cast(T, value)
+        value = make()
+        with self.lock:
+            self.items[key] = (now, value)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+#: Estimates of areas not computed ahead (villages, towns): one panel read per data version.
+_ESTIMATES = _Recent(64)
+#: Warning outcomes change as officials close warnings: kept a minute (the province's take
+#: 0.1–0.2 s to count, on every statistics page view otherwise).
+_OUTCOMES = _Recent(256, seconds=60.0)
 
 
 def _estimate_row(code: str, names: tuple[str, str], estimate: Estimate) -> EffectRow:
@@ -135,7 +167,10 @@ def load_effectiveness(
         first,
         last,
         rows,
-        warning_outcomes(conn, area, first, last),
+        _OUTCOMES.get(
+            (area, first, last, published_version(conn)),
+            lambda: warning_outcomes(conn, area, first, last),
+        ),
         effects.fell_back,
         effects.households,
     )
@@ -143,16 +178,10 @@ def load_effectiveness(
 
 def _estimated(conn: psycopg.Connection, area: str, first: dt.date, last: dt.date) -> AreaEffects:
     """The estimates of an area not computed ahead: the panel is read once per data version."""
-    key = (area, first, last, published_version(conn))
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    catalog = load_catalog()
-    panel = load_panel(conn, area, first, last)
-    result = area_effects(panel, [p.code for p in catalog.policies], catalog.standard)
-    with _CACHE_LOCK:
-        _CACHE[key] = result
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return result
+
+    def estimate() -> AreaEffects:
+        catalog = load_catalog()
+        panel = load_panel(conn, area, first, last)
+        return area_effects(panel, [p.code for p in catalog.policies], catalog.standard)
+
+    return _ESTIMATES.get((area, first, last, published_version(conn)), estimate)

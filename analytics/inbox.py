@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from analytics.actions import AREA_ACTOR, NotYours, acting, actor_for
 from core import audit, db
 from core.access import User
+from core.scope import Scope
 
 #: Worst first: red warnings, orange, requests from the door (24 h), yellow, benefit gaps.
 LEVEL_RANK = {"red": 0, "orange": 1, "request": 2, "yellow": 3, "benefit_gap": 4}
@@ -30,6 +31,7 @@ SELECT 'warning' AS kind, w.warning_id AS item_id, w.household_id, w.village_cod
        NULL AS body, w.acknowledged_at, w.visited_at, w.official_id
 FROM warning w JOIN admin_area v ON v.code = w.village_code
 WHERE w.status IN ('raised', 'acknowledged', 'verified')
+  AND w.county_code >= %(county_low)s AND w.county_code < %(county_high)s
   AND (%(actor)s = '*' OR w.official_id = %(actor)s)
 UNION ALL
 SELECT 'task', t.task_id, t.household_id, t.village_code, v.name, t.kind, t.status,
@@ -38,17 +40,25 @@ SELECT 'task', t.task_id, t.household_id, t.village_code, v.name, t.kind, t.stat
 FROM task t JOIN admin_area v ON v.code = t.village_code
 LEFT JOIN policy p ON p.code = t.policy_code
 WHERE t.status IN ('open', 'acknowledged')
+  AND t.county_code >= %(county_low)s AND t.county_code < %(county_high)s
   AND (%(actor)s = '*' OR t.official_id = %(actor)s)
 ORDER BY due_at
 """
+# The county range (Scope.counties) lets the indexes narrow the rows before row-level security
+# checks each: a county leader's badge took 0.2–0.5 s at full scale without it, 14 ms with it.
 _COUNT = """
-SELECT (SELECT count(*) FROM warning w WHERE w.status IN ('raised', 'acknowledged', 'verified')
-        AND (%(actor)s = '*' OR w.official_id = %(actor)s))
+WITH open AS (
+    SELECT w.due_at, w.acknowledged_at, w.visited_at FROM warning w
+    WHERE w.status IN ('raised', 'acknowledged', 'verified')
+      AND w.county_code >= %(county_low)s AND w.county_code < %(county_high)s
+      AND (%(actor)s = '*' OR w.official_id = %(actor)s)
+)
+SELECT (SELECT count(*) FROM open)
      + (SELECT count(*) FROM task t WHERE t.status IN ('open', 'acknowledged')
+        AND t.county_code >= %(county_low)s AND t.county_code < %(county_high)s
         AND (%(actor)s = '*' OR t.official_id = %(actor)s)),
-       (SELECT count(*) FROM warning w WHERE w.status IN ('raised', 'acknowledged', 'verified')
-        AND (%(actor)s = '*' OR w.official_id = %(actor)s) AND w.due_at < now()
-        AND (w.acknowledged_at IS NULL OR w.visited_at IS NULL))
+       (SELECT count(*) FROM open WHERE due_at < now()
+        AND (acknowledged_at IS NULL OR visited_at IS NULL))
 """
 
 
@@ -101,10 +111,10 @@ def sort_key(item: InboxItem) -> tuple[int, dt.datetime]:
     return (LEVEL_RANK.get(item.level, 9), item.due_at)
 
 
-def read_items(conn: psycopg.Connection, actor: str) -> list[InboxItem]:
-    """The open items ``actor`` answers for, in the connection's scope, sorted."""
+def read_items(conn: psycopg.Connection, scope: Scope, actor: str) -> list[InboxItem]:
+    """The open items ``actor`` answers for in ``scope`` (the connection's), sorted."""
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_ITEMS, {"actor": actor}).fetchall()
+        rows = cur.execute(_ITEMS, {"actor": actor, **scope.counties}).fetchall()
     return sorted((InboxItem(**r) for r in rows), key=sort_key)
 
 
@@ -115,7 +125,7 @@ def open_inbox(user: User, request_id: str) -> Inbox:
         actor = actor_for(conn, user)
         if actor is None:
             return Inbox(None, [], now)
-        items = read_items(conn, actor)
+        items = read_items(conn, user.scope, actor)
         shown = items[:MAX_ITEMS]
         if shown:
             audit.record(
@@ -135,7 +145,7 @@ def inbox_count(user: User) -> tuple[int, int]:
         actor = actor_for(conn, user)
         if actor is None:
             return 0, 0
-        row = conn.execute(_COUNT, {"actor": actor}).fetchone()
+        row = conn.execute(_COUNT, {"actor": actor, **user.scope.counties}).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
@@ -166,7 +176,7 @@ def household_sheet(user: User, household_id: str, request_id: str) -> dict[str,
             " FROM field_visit v WHERE v.household_id = %s ORDER BY v.visited_at DESC LIMIT 10",
             (household_id,),
         ).fetchall()
-        items = [i for i in read_items(conn, actor) if i.household_id == household_id]
+        items = [i for i in read_items(conn, user.scope, actor) if i.household_id == household_id]
         audit.record(
             conn,
             user=user,

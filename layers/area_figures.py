@@ -31,7 +31,7 @@ FROM rollup WHERE code = %(code)s ORDER BY month DESC LIMIT 1
 _OPEN_SQL = """
 SELECT level, count(*) FROM warning
 WHERE status = ANY(%(open)s)
-  AND county_code LIKE %(county_like)s
+  AND county_code >= %(county_low)s AND county_code < %(county_high)s
   AND village_code LIKE %(area_like)s AND village_code LIKE %(scope_like)s
 GROUP BY level
 """
@@ -79,7 +79,7 @@ def area_figures(
             _OPEN_SQL,
             {
                 "open": list(OPEN_STATUSES),
-                "county_like": code[:6] + "%",
+                **Scope(code[:6]).counties,
                 "area_like": code + "%",
                 "scope_like": scope.like,
             },

@@ -9,7 +9,7 @@ import psycopg
 
 from core.access import Role
 from core.errors import InvalidUser
-from core.users import add_user, set_password
+from core.users import add_user, hash_password, set_password
 
 #: The benchmark users' password (benchmark database only).
 PASSWORD = "bench-password-0123"
@@ -42,6 +42,26 @@ def bench_user(url: str, role: Role, jurisdiction: str) -> str:
         except InvalidUser:  # it exists from an earlier run
             set_password(conn, username, PASSWORD)
     return username
+
+
+def bench_users(url: str, role: Role, jurisdiction: str, count: int) -> list[str]:
+    """``count`` benchmark users of ``role`` over ``jurisdiction`` (one per simulated person).
+
+    People do not share a login: attempts on one name are counted one at a time (lockout), so
+    a load run with one shared account would measure that queue. The password is hashed once.
+    """
+    base = f"bench-{role.value.replace('_', '-')}-{jurisdiction}"
+    names = [f"{base}-{i:03d}" for i in range(count)]
+    hashed = hash_password(PASSWORD)
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO app_user (username, display_name, role, jurisdiction, password_hash)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (username) DO UPDATE"
+                " SET password_hash = excluded.password_hash, disabled = false",
+                [(name, name, role.value, jurisdiction, hashed) for name in names],
+            )
+    return names
 
 
 def log_in_client(client: Any, username: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from bench.accounts import PASSWORD, bench_user, use_database
+from bench.accounts import PASSWORD, bench_users, use_database
 from core import db
 from core.access import Role
 
@@ -47,7 +47,7 @@ def _callback() -> dict[str, Any]:
     raise RuntimeError("the map's view callback is missing")
 
 
-def plan(url: str) -> dict[str, Any]:
+def plan(url: str, users: int) -> dict[str, Any]:
     """Users and areas of the run: the most populous county, its villages, one village's homes."""
     with psycopg.connect(url) as conn:
         county, village = conn.execute(
@@ -80,11 +80,12 @@ def plan(url: str) -> dict[str, Any]:
         "villages": villages,
         "households": households,
         "official_area": village,
+        # One login per simulated person (Locust starts at most `users` of each class).
         "users": {
-            "wall": bench_user(url, Role.PROVINCE_LEADER, "33"),
-            "leader": bench_user(url, Role.COUNTY_LEADER, county),
-            "official": bench_user(url, Role.OFFICIAL, village),
-            "planner": bench_user(url, Role.PLANNER, "33"),
+            "wall": bench_users(url, Role.PROVINCE_LEADER, "33", users),
+            "leader": bench_users(url, Role.COUNTY_LEADER, county, users),
+            "official": bench_users(url, Role.OFFICIAL, village, users),
+            "planner": bench_users(url, Role.PLANNER, "33", users),
         },
     }
 
@@ -174,7 +175,7 @@ def run(rows: list[Row], url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         db.ensure_app_login(conn)
     work = Path(tempfile.mkdtemp(prefix="onemap-load-"))
-    (work / "plan.json").write_text(json.dumps(plan(url)), encoding="utf-8")
+    (work / "plan.json").write_text(json.dumps(plan(url, users)), encoding="utf-8")
     server = _serve(url, port, work / "server.log", workers)
     cpu_before = _server_cpu(server.pid)
     started = time.monotonic()
@@ -183,9 +184,10 @@ def run(rows: list[Row], url: str) -> None:
             [
                 str(Path(sys.executable).parent / "locust"),
                 *("-f", str(_HERE / "locustfile.py"), "--headless", "--only-summary"),
-                *("-u", str(users), "-r", str(max(1, users // 20)), "-t", f"{seconds}s"),
+                # Logins at 4 a second (argon2id costs ~0.25 s of CPU each); the measured
+                # window of `seconds` starts when the last user is in (bench/locustfile.py).
+                *("-u", str(users), "-r", "4", "-t", f"{seconds + users // 4 + 30}s"),
                 *("--host", f"http://127.0.0.1:{port}", "--csv", str(work / "run")),
-                "--reset-stats",  # the figures start once every user has logged in
                 "--loglevel",
                 "WARNING",
             ],

@@ -2,8 +2,9 @@
 
 Run by :mod:`bench.load`, which creates the users and writes the plan (areas, households,
 the callbacks' bodies) to the file named by ``ONEMAP_BENCH_PLAN``. Each simulated user logs in
-through the form once (the run's figures are reset when every user is in: a login hashes a
-password with argon2 on purpose and is not what the goals are about) and then repeats what its
+through the form once, as a person of their own (the run's figures are reset when every user
+is in: a login hashes a password with argon2id, 64 MiB, on purpose; a morning's logins are not
+what the goals are about) and then repeats what its
 role does, at a person's pace:
 
 - a wall screen (大屏) runs the real wall page: a tour step every 20 s and a version poll
@@ -23,9 +24,10 @@ from __future__ import annotations
 import json
 import os
 import random
-from typing import Any
+from typing import Any, ClassVar
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
+from locust.env import Environment
 
 PLAN: dict[str, Any] = json.loads(open(os.environ["ONEMAP_BENCH_PLAN"], encoding="utf-8").read())
 PASSWORD = PLAN["password"]
@@ -66,11 +68,37 @@ _WALL_POLL = _outputs([("wall-polled", "data")])
 _STATS_BODY = _outputs([("stats-body", "children"), ("stats-document", "data")])
 
 
+_LOGGED_IN = {"count": 0}
+_ENVIRONMENT: dict[str, Environment] = {}
+
+
+@events.init.add_listener
+def _keep_environment(environment: Environment, **_kwargs: Any) -> None:
+    _ENVIRONMENT["env"] = environment
+
+
+def _logged_in() -> None:
+    """Count a finished login; when every simulated person is in, the figures start afresh."""
+    _LOGGED_IN["count"] += 1
+    environment = _ENVIRONMENT.get("env")
+    runner = environment.runner if environment else None
+    if runner is not None and _LOGGED_IN["count"] == runner.target_user_count:
+        runner.stats.reset_all()
+        print(f"all {_LOGGED_IN['count']} users logged in: figures reset", flush=True)
+
+
 class _Person(HttpUser):
     abstract = True
-    username = ""
+    #: The plan's key of this role's logins; each simulated person takes the next one.
+    account = ""
+    _taken: ClassVar[dict[str, int]] = {}
 
     def on_start(self) -> None:
+        """Log in through the form as this person's own account."""
+        taken = _Person._taken.get(self.account, 0)
+        _Person._taken[self.account] = taken + 1
+        logins = PLAN["users"][self.account]
+        self.username = logins[taken % len(logins)]
         self.client.get("/login", name="/login")
         token = self.client.cookies.get("_csrf_token", "")
         self.client.post(
@@ -80,6 +108,7 @@ class _Person(HttpUser):
             allow_redirects=False,
         )
         self.csrf = self.client.cookies.get("_csrf_token", "")
+        _logged_in()
 
     def callback(self, path: str, body: dict[str, Any], name: str) -> Any:
         """POST one Dash callback; return its response's JSON (None when it failed)."""
@@ -108,7 +137,7 @@ class WallScreen(_Person):
 
     weight = 3
     wait_time = between(8, 12)
-    username = PLAN["users"]["wall"]
+    account = "wall"
 
     def on_start(self) -> None:
         """Log in and open the wall page (its tour's areas and data version)."""
@@ -162,7 +191,7 @@ class Leader(_Person):
 
     weight = 3
     wait_time = between(3, 8)
-    username = PLAN["users"]["leader"]
+    account = "leader"
 
     def on_start(self) -> None:
         """Log in; no drill started yet."""
@@ -203,7 +232,7 @@ class Official(_Person):
 
     weight = 3
     wait_time = between(5, 15)
-    username = PLAN["users"]["official"]
+    account = "official"
 
     @task
     def portrait(self) -> None:
@@ -221,7 +250,7 @@ class Planner(_Person):
 
     weight = 1
     wait_time = between(10, 30)
-    username = PLAN["users"]["planner"]
+    account = "planner"
 
     @task
     def export(self) -> None:

@@ -57,6 +57,17 @@ class WallView:
         )
 
 
+def _fit(*values: str, unit: str = "") -> dict[str, str]:
+    """The ``--kpi-ems`` the CSS shrinks a KPI value by: its width in ems of its own type.
+
+    Bold digits are about 0.58 em wide, the level counts stand 0.5 em apart, and a unit adds
+    its 0.3 em gap and its smaller type (under half the value's).
+    """
+    ems = 0.58 * sum(map(len, values)) + 0.5 * (len(values) - 1)
+    ems += 0.3 + 0.45 * len(unit) if unit else 0.0
+    return {"--kpi-ems": f"{ems + 0.2:.2f}"}
+
+
 def _kpi(label: str, value: Any, unit: str = "", kpi_id: str = "") -> html.Div:
     shown = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
     return html.Div(
@@ -65,7 +76,9 @@ def _kpi(label: str, value: Any, unit: str = "", kpi_id: str = "") -> html.Div:
         children=[
             html.Div(label, className="wall-kpi-label"),
             html.Div(
-                [shown, html.Span(unit, className="wall-kpi-unit")], className="wall-kpi-value"
+                [shown, html.Span(unit, className="wall-kpi-unit")],
+                className="wall-kpi-value",
+                style=_fit(shown, unit=unit),
             ),
         ],
     )
@@ -78,18 +91,18 @@ def _signed(value: float | None) -> str | None:
 def kpi_tiles(figures: WallFigures, lang: str) -> list[Any]:
     """Six KPIs in type readable from 4 m."""
     k = figures.kpis
+    counts = {level: "—" if k[level] is None else f"{k[level]}" for level in LEVEL_COLOURS}
     levels = html.Div(
-        className="wall-kpi",
+        className="wall-kpi wall-kpi-wide",  # three counts: the column's whole width
         id="kpi-warnings",
         children=[
             html.Div(t("wall.kpi.warnings", lang), className="wall-kpi-label"),
             html.Div(
                 className="wall-kpi-value wall-levels",
+                style=_fit(*counts.values()),
                 children=[
                     html.Span(
-                        "—" if k[level] is None else f"{k[level]}",
-                        style={"color": colour},
-                        className=f"wall-level-{level}",
+                        counts[level], style={"color": colour}, className=f"wall-level-{level}"
                     )
                     for level, colour in LEVEL_COLOURS.items()
                 ],

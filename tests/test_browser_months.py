@@ -14,6 +14,7 @@ import pytest
 
 from core.access import Role, User
 from core.wall_tokens import issue, revoke
+from dashboards.wall_page import trend_type
 from tests.browser import csp_violations, open_page, require_chromium, serve_app
 from tests.conftest import MONTH, NEXT, make_user
 from tests.months import two_months
@@ -159,8 +160,7 @@ def _wall(base: str, token: str, size: tuple[int, int], shot: Path) -> WallSeen:
             "() => [...document.querySelectorAll('.wall-kpi-value')]"
             ".map(e => parseFloat(getComputedStyle(e).fontSize))"
         )
-        assert csp_violations(page) == [] and page.outside_requests == []
-        return WallSeen(
+        seen = WallSeen(
             sizes,
             texts,
             page.evaluate(_OUTSIDE),
@@ -169,6 +169,15 @@ def _wall(base: str, token: str, size: tuple[int, int], shot: Path) -> WallSeen:
                 "() => document.querySelector('#wall-worst-list').getBoundingClientRect().right"
             ),
         )
+        # Half as high (a window moved to a smaller screen): the trend's ticks follow.
+        page.set_viewport_size({"width": size[0], "height": size[1] // 2})
+        page.wait_for_function(
+            f"(ticks) => Math.abs(Math.min(...({_TREND_FONTS})()) - ticks) < 0.1",
+            arg=trend_type(size[1] // 2),
+            timeout=15_000,
+        )
+        assert csp_violations(page) == [] and page.outside_requests == []
+        return seen
 
 
 def test_wall_screen(base_url: str, conn: psycopg.Connection, artifacts: Path) -> None:
@@ -193,3 +202,7 @@ def test_wall_screen(base_url: str, conn: psycopg.Connection, artifacts: Path) -
         assert response.status == 401
     # Nothing clipped at the screen's edge or run into the next column, at either size.
     assert {size: wall.outside for size, wall in seen.items() if wall.outside} == {}
+    # The trend strip's type grows with the screen, as the rest of the wall's type does.
+    small, large = seen[1920, 1080].trend_fonts, seen[3840, 2160].trend_fonts
+    assert len(small) > 5 and min(small) >= 22
+    assert min(large) >= 1.8 * min(small) and max(large) >= 1.8 * max(small)

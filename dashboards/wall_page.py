@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 import dash
 import dash_leaflet as dl
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from core import db
 from core.errors import OutOfScope
@@ -30,6 +30,14 @@ from layers.wall import WallFigures, tour_areas, wall_figures, wall_version
 
 _AREA_STYLE = {"variable": "onemapWall.areaStyle"}
 LEVEL_COLOURS = {"red": "#ff3b3b", "orange": "#ff9a2e", "yellow": "#ffd84a"}
+#: The trend strip's type: this share of the screen's height, never below the 1080p size.
+TREND_TYPE_SHARE = 0.022
+TREND_TYPE_MIN = 22.0
+#: The screen height (px) drawn for until the browser tells its own, and the most believed.
+DEFAULT_SCREEN_HEIGHT = 1080
+MAX_SCREEN_HEIGHT = 20_000
+#: The trend strip's margins (px) at TREND_TYPE_MIN; they grow with its type.
+MARGINS = {"l": 90, "r": 20, "t": 50, "b": 50}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,17 @@ class WallView:
         )
 
 
+def _fit(*values: str, unit: str = "") -> dict[str, str]:
+    """The ``--kpi-ems`` the CSS shrinks a KPI value by: its width in ems of its own type.
+
+    Bold digits are about 0.58 em wide, the level counts stand 0.5 em apart, and a unit adds
+    its 0.3 em gap and its smaller type (under half the value's).
+    """
+    ems = 0.58 * sum(map(len, values)) + 0.5 * (len(values) - 1)
+    ems += 0.3 + 0.45 * len(unit) if unit else 0.0
+    return {"--kpi-ems": f"{ems + 0.2:.2f}"}
+
+
 def _kpi(label: str, value: Any, unit: str = "", kpi_id: str = "") -> html.Div:
     shown = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
     return html.Div(
@@ -65,7 +84,9 @@ def _kpi(label: str, value: Any, unit: str = "", kpi_id: str = "") -> html.Div:
         children=[
             html.Div(label, className="wall-kpi-label"),
             html.Div(
-                [shown, html.Span(unit, className="wall-kpi-unit")], className="wall-kpi-value"
+                [shown, html.Span(unit, className="wall-kpi-unit")],
+                className="wall-kpi-value",
+                style=_fit(shown, unit=unit),
             ),
         ],
     )
@@ -78,18 +99,18 @@ def _signed(value: float | None) -> str | None:
 def kpi_tiles(figures: WallFigures, lang: str) -> list[Any]:
     """Six KPIs in type readable from 4 m."""
     k = figures.kpis
+    counts = {level: "—" if k[level] is None else f"{k[level]}" for level in LEVEL_COLOURS}
     levels = html.Div(
-        className="wall-kpi",
+        className="wall-kpi wall-kpi-wide",  # three counts: the column's whole width
         id="kpi-warnings",
         children=[
             html.Div(t("wall.kpi.warnings", lang), className="wall-kpi-label"),
             html.Div(
                 className="wall-kpi-value wall-levels",
+                style=_fit(*counts.values()),
                 children=[
                     html.Span(
-                        "—" if k[level] is None else f"{k[level]}",
-                        style={"color": colour},
-                        className=f"wall-level-{level}",
+                        counts[level], style={"color": colour}, className=f"wall-level-{level}"
                     )
                     for level, colour in LEVEL_COLOURS.items()
                 ],
@@ -107,8 +128,31 @@ def kpi_tiles(figures: WallFigures, lang: str) -> list[Any]:
     ]
 
 
-def trend_figure(figures: WallFigures, lang: str) -> dict[str, Any]:
-    """The trend strip: warnings by level over the last months, stacked bars on dark."""
+def trend_type(screen_height: Any) -> float:
+    """The trend strip's font size (px) on a screen ``screen_height`` px high.
+
+    The height comes from the browser: anything but a plausible number means 1080p.
+    """
+    plausible = isinstance(screen_height, int | float) and 0 < screen_height <= MAX_SCREEN_HEIGHT
+    height = screen_height if plausible else DEFAULT_SCREEN_HEIGHT
+    return round(max(TREND_TYPE_MIN, TREND_TYPE_SHARE * height), 1)
+
+
+def trend_figure(
+    figures: WallFigures, lang: str, screen_height: Any = DEFAULT_SCREEN_HEIGHT
+) -> dict[str, Any]:
+    """The trend strip: warnings by level over the last months, stacked bars on dark.
+
+    Its type and margins grow with the screen's height, as the CSS type does. The levels'
+    colours are keyed in the title, in its type: Plotly draws a bar legend's swatches 12 px
+    whatever the font, a speck on a 4K wall.
+    """
+    size = trend_type(screen_height)
+    scale = size / TREND_TYPE_MIN
+    key = "\u2003".join(
+        f'<span style="color:{colour}">■ {t(f"warning.level.{level}", lang)}</span>'
+        for level, colour in LEVEL_COLOURS.items()
+    )
     traces = [
         {
             "type": "bar",
@@ -123,12 +167,17 @@ def trend_figure(figures: WallFigures, lang: str) -> dict[str, Any]:
         "barmode": "stack",
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"color": "#d8e4f0", "size": 22},
-        "margin": {"l": 90, "r": 20, "t": 50, "b": 50},
-        "title": {"text": t("wall.trend", lang), "x": 0.01},
+        "font": {"color": "#d8e4f0", "size": size},
+        "margin": {side: round(px * scale) for side, px in MARGINS.items()},
+        "title": {"text": f"{t('wall.trend', lang)}\u2003\u2003{key}", "x": 0.01},
+        "showlegend": False,
         "xaxis": {"type": "category"},
-        "yaxis": {"gridcolor": "#23384f", "title": {"text": t("wall.unit.households", lang)}},
-        "legend": {"orientation": "h", "x": 0.6, "y": 1.2},
+        # Plotly picks the number of ticks by the axis' length in pixels, not by its type.
+        "yaxis": {
+            "gridcolor": "#23384f",
+            "nticks": 5,
+            "title": {"text": t("wall.unit.households", lang)},
+        },
         "autosize": True,
     }
     return {"data": traces, "layout": layout}
@@ -160,6 +209,7 @@ def layout() -> Any:
             dcc.Store(id="wall-polled"),
             dcc.Store(id="wall-tour-areas"),
             dcc.Store(id="wall-shading"),
+            dcc.Store(id="wall-screen"),  # the screen's height (px), told by the browser
             dcc.Interval(id="wall-tour", interval=int(settings.wall_tour_seconds * 1000)),
             dcc.Interval(id="wall-poll", interval=int(settings.wall_poll_seconds * 1000)),
             html.Header(
@@ -262,12 +312,14 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
         Output("wall-areas", "hideout"),
         Input("wall-tour", "n_intervals"),
         Input("wall-tour-areas", "data"),
+        Input("wall-screen", "data"),
         State("wall-shading", "data"),
         State("wall-url", "search"),
     )
     def step(
         n: int | None,
         areas: list[list[str]] | None,
+        screen_height: Any,
         shading: dict[str, Any] | None,
         search: str | None,
     ) -> tuple[Any, ...]:
@@ -285,9 +337,15 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
             t("app.synthetic", lang),
             kpi_tiles(figures, lang),
             worst_list(figures, lang),
-            trend_figure(figures, lang),
+            trend_figure(figures, lang, screen_height),
             (shading or {}) | {"selected": code},
         )
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="onemapWall", function_name="screenHeight"),
+        Output("wall-screen", "data"),
+        Input("wall-url", "pathname"),
+    )
 
     @app.callback(
         Output("wall-polled", "data"),

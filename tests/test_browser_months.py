@@ -5,6 +5,7 @@ every chart, the map's choropleth changing with the month picker, and the wall s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from core.access import Role, User
 from core.wall_tokens import issue, revoke
+from dashboards.wall_page import trend_type
 from tests.browser import csp_violations, open_page, require_chromium, serve_app
 from tests.conftest import MONTH, NEXT, make_user
 from tests.months import two_months
@@ -24,6 +26,45 @@ pytestmark = pytest.mark.browser
 COUNTY = "331122"
 _STATIC = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
 _FILLS = "() => [...document.querySelectorAll('path.onemap-area')].map(p => p.getAttribute('fill'))"
+# Every element and text of the KPI tiles and the worst villages must lie inside its column, and
+# the columns side by side inside the screen (the wall clips whatever sticks out). A text is
+# measured where it is drawn, except inside a box that ellipsises it (then the box is the text).
+_OUTSIDE = """() => {
+    const outside = [], slack = 0.5;
+    const sticksOut = (box, frame) => box.width > 0 && (
+        box.left < frame.left - slack || box.right > frame.right + slack
+        || box.top < frame.top - slack || box.bottom > frame.bottom + slack);
+    const describe = (what, box) => ({what, left: box.left, right: box.right,
+        top: box.top, bottom: box.bottom});
+    const screen = {left: 0, top: 0, right: innerWidth, bottom: innerHeight};
+    const columns = [...document.querySelectorAll('.wall-main > *')];
+    columns.forEach((column, i) => {
+        const frame = column.getBoundingClientRect();
+        if (sticksOut(frame, screen)) outside.push(describe(column.className, frame));
+        const next = columns[i + 1];
+        if (next && frame.right > next.getBoundingClientRect().left + slack) {
+            outside.push(describe(column.className + ' overlaps ' + next.className, frame));
+        }
+        if (!column.matches('.wall-kpis, .wall-worst')) return;
+        for (const el of column.querySelectorAll('*')) {
+            const box = el.getBoundingClientRect();
+            if (sticksOut(box, frame)) outside.push(describe(el.outerHTML.slice(0, 80), box));
+            const style = getComputedStyle(el);
+            if (style.overflowX === 'hidden' && style.textOverflow === 'ellipsis') continue;
+            for (const node of el.childNodes) {
+                if (node.nodeType !== Node.TEXT_NODE || !node.textContent.trim()) continue;
+                const range = document.createRange();
+                range.selectNode(node);
+                const drawn = range.getBoundingClientRect();
+                if (sticksOut(drawn, frame)) outside.push(describe(node.textContent, drawn));
+            }
+        }
+    });
+    return outside;
+}"""
+_TREND_FONTS = """() => [...document.querySelectorAll(
+    '.wall-trend .xtick text, .wall-trend .ytick text, .wall-trend .gtitle')]
+    .map(e => parseFloat(getComputedStyle(e).fontSize))"""
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +120,21 @@ def test_month_picker_changes_the_choropleth(base_url: str, leader: User) -> Non
         assert MONTH in page.inner_text("#legend")
 
 
-def _wall(
-    base: str, token: str, size: tuple[int, int], shot: Path
-) -> tuple[list[float], list[str]]:
+@dataclass(frozen=True, slots=True)
+class WallSeen:
+    """What one wall screen showed: KPI type, the answers' texts, what sticks out, chart type."""
+
+    kpi_sizes: list[float]
+    texts: list[str]
+    #: Elements and text of the KPIs and the worst villages outside their column or the screen.
+    outside: list[dict[str, Any]]
+    #: Font sizes (px) of the trend strip's tick labels and title (which keys the colours).
+    trend_fonts: list[float]
+    #: The right edge of the worst villages' list (px).
+    worst_right: float
+
+
+def _wall(base: str, token: str, size: tuple[int, int], shot: Path) -> WallSeen:
     with open_page() as page:
         page.set_viewport_size({"width": size[0], "height": size[1]})
         texts: list[str] = []
@@ -107,21 +160,49 @@ def _wall(
             "() => [...document.querySelectorAll('.wall-kpi-value')]"
             ".map(e => parseFloat(getComputedStyle(e).fontSize))"
         )
+        seen = WallSeen(
+            sizes,
+            texts,
+            page.evaluate(_OUTSIDE),
+            page.evaluate(_TREND_FONTS),
+            page.evaluate(
+                "() => document.querySelector('#wall-worst-list').getBoundingClientRect().right"
+            ),
+        )
+        # Half as high (a window moved to a smaller screen): the trend's ticks follow.
+        page.set_viewport_size({"width": size[0], "height": size[1] // 2})
+        page.wait_for_function(
+            f"(ticks) => Math.abs(Math.min(...({_TREND_FONTS})()) - ticks) < 0.1",
+            arg=trend_type(size[1] // 2),
+            timeout=15_000,
+        )
         assert csp_violations(page) == [] and page.outside_requests == []
-        return sizes, texts
+        return seen
 
 
 def test_wall_screen(base_url: str, conn: psycopg.Connection, artifacts: Path) -> None:
     token_id, token = issue(conn, COUNTY, "browser test", "tester")
     personal = personal_values(conn)
-    for size in ((1920, 1080), (3840, 2160)):
-        sizes, texts = _wall(base_url, token, size, artifacts / f"wall-{size[0]}x{size[1]}.png")
-        assert len(sizes) == 6 and min(sizes) >= 48 * size[1] / 1080
-        assert len(texts) > 5
-        for text in texts:
+    seen: dict[tuple[int, int], WallSeen] = {}
+    for width, height in ((1920, 1080), (3840, 2160)):
+        wall = _wall(base_url, token, (width, height), artifacts / f"wall-{width}x{height}.png")
+        seen[width, height] = wall
+        print(
+            f"wall {width}x{height}: worst villages end at {wall.worst_right:.0f} px of {width},"
+            f" trend type {sorted(set(wall.trend_fonts))} px"
+        )
+        assert len(wall.kpi_sizes) == 6 and min(wall.kpi_sizes) >= 48 * height / 1080
+        assert len(wall.texts) > 5
+        for text in wall.texts:
             assert national_ids(text) == [] and PERSONAL.findall(text) == []
             assert not [value for value in personal if value in text]
     revoke(conn, token_id)
     with open_page() as page:
         response: Any = page.goto(f"{base_url}/wall/login?token={token}")
         assert response.status == 401
+    # Nothing clipped at the screen's edge or run into the next column, at either size.
+    assert {size: wall.outside for size, wall in seen.items() if wall.outside} == {}
+    # The trend strip's type grows with the screen, as the rest of the wall's type does.
+    small, large = seen[1920, 1080].trend_fonts, seen[3840, 2160].trend_fonts
+    assert len(small) > 5 and min(small) >= 22
+    assert min(large) >= 1.8 * min(small) and max(large) >= 1.8 * max(small)

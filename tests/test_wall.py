@@ -13,6 +13,8 @@ import pytest
 from core.access import Role
 from core.wall_tokens import issue, list_tokens, revoke, token_hash
 from dashboards.app import create_app
+from dashboards.wall_page import trend_figure, trend_type
+from layers.wall import WallFigures
 from tests.conftest import logged_in_client, make_user
 from tests.months import two_months
 from tests.privacy import national_ids
@@ -34,7 +36,9 @@ def personal_values(conn: psycopg.Connection) -> set[str]:
     return {str(r[0]) for r in rows if r[0] and len(str(r[0])) >= 2}
 
 
-def _step_body(n: int, areas: list[list[str]], search: str = "") -> dict[str, Any]:
+def _step_body(
+    n: int, areas: list[list[str]], search: str = "", screen_height: Any = 1080
+) -> dict[str, Any]:
     outputs = [
         "wall-title.children",
         "wall-month.children",
@@ -50,6 +54,7 @@ def _step_body(n: int, areas: list[list[str]], search: str = "") -> dict[str, An
         "inputs": [
             {"id": "wall-tour", "property": "n_intervals", "value": n},
             {"id": "wall-tour-areas", "property": "data", "value": areas},
+            {"id": "wall-screen", "property": "data", "value": screen_height},
         ],
         "state": [
             {"id": "wall-shading", "property": "data", "value": {}},
@@ -134,3 +139,42 @@ def test_logged_in_wall_stays_in_the_jurisdiction(database_url: str, role: Role)
     client = logged_in_client(database_url, make_user(database_url, role, COUNTY))
     assert client.get(f"/wall/{COUNTY}").status_code == 200
     assert client.get("/wall/api/areas/330127/children.geojson").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("height", "size"),
+    [
+        (1080, 23.8),
+        (2160, 47.5),
+        (700, 22.0),
+        (None, 23.8),
+        ("2160", 23.8),
+        (-1, 23.8),
+        (1e9, 23.8),
+    ],
+)
+def test_trend_type_follows_the_screen_height(height: Any, size: float) -> None:
+    # The height comes from the browser: what is not a plausible number draws for 1080p.
+    assert trend_type(height) == size
+
+
+def test_trend_strip_grows_with_the_screen() -> None:
+    levels = {f"warnings_{level}": [3.0, None] for level in ("red", "orange", "yellow")}
+    figures = WallFigures(None, None, {}, ["2024-06", "2024-07"], levels, [])  # type: ignore[arg-type]
+    full_hd, uhd = (trend_figure(figures, "zh", h)["layout"] for h in (1080, 2160))
+    assert uhd["font"]["size"] == pytest.approx(2 * full_hd["font"]["size"], rel=0.01)
+    assert all(uhd["margin"][s] >= 1.9 * full_hd["margin"][s] for s in "lrtb")
+    assert "红色" in uhd["title"]["text"] and not uhd["showlegend"]
+
+
+def test_a_malformed_screen_height_draws_for_1080p(
+    two_months: str, conn: psycopg.Connection
+) -> None:
+    token_id, token = issue(conn, COUNTY, "县大厅", "tester")
+    client = _kiosk(token)
+    for height in ("tall", {"h": 1}, -3, 2160):
+        step = _post(client, _step_body(0, [[COUNTY, "缙云县"]], screen_height=height))
+        assert step.status_code == 200, step.get_data(as_text=True)
+        font = json.loads(step.data)["response"]["wall-trend"]["figure"]["layout"]["font"]
+        assert font["size"] == (47.5 if height == 2160 else 23.8)
+    revoke(conn, token_id)

@@ -10,3 +10,25 @@ window.onemapWall = {
         return style;
     }
 };
+
+/* Clientside callback: the screen's height, for the type of the trend strip (Plotly sizes its
+   text in pixels, not in vh). Told again after a resize that changes it, once it settles. */
+window.dash_clientside = window.dash_clientside || {};
+window.dash_clientside.onemapWall = {
+    screenHeight: function () {
+        if (!window.onemapWall._watchingHeight) {
+            window.onemapWall._watchingHeight = true;
+            let told = window.innerHeight, timer = null;
+            window.addEventListener("resize", function () {
+                clearTimeout(timer);
+                timer = setTimeout(function () {
+                    if (window.innerHeight !== told) {
+                        told = window.innerHeight;
+                        window.dash_clientside.set_props("wall-screen", {data: told});
+                    }
+                }, 400);
+            });
+        }
+        return window.innerHeight;
+    }
+};

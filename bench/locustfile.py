@@ -166,6 +166,7 @@ class WallScreen(_Person):
             "inputs": [
                 {"id": "wall-tour", "property": "n_intervals", "value": self.step_no},
                 {"id": "wall-tour-areas", "property": "data", "value": self.areas},
+                {"id": "wall-screen", "property": "data", "value": 1080},
             ],
             "state": [
                 {"id": "wall-shading", "property": "data", "value": None},

@@ -175,7 +175,11 @@ def run(rows: list[Row], url: str) -> None:
     """Serve the app on the benchmark database, run the Locust mix, add the table rows."""
     users = int(os.environ.get("ONEMAP_BENCH_USERS", "200"))
     seconds = int(os.environ.get("ONEMAP_BENCH_SECONDS", "180"))
-    workers = int(os.environ.get("ONEMAP_BENCH_WORKERS", "2"))  # one app process per core
+    # Two app processes per core, four threads each (docs/deployment.md: fewer threads per
+    # process wait less for the interpreter lock while another renders a page).
+    workers = int(os.environ.get("ONEMAP_BENCH_WORKERS", "4"))
+    os.environ.setdefault("ONEMAP_MAP_THREADS", "4")
+    os.environ.setdefault("ONEMAP_DB_APP_POOL_MAX_SIZE", "4")
     port = int(os.environ.get("ONEMAP_MAP_PORT", "8050")) + 7
     # The app role's password as the served app will read it (DATABASE_URL set: its file).
     use_database(url)  # the served app and this process: one app password
@@ -194,13 +198,15 @@ def run(rows: list[Row], url: str) -> None:
                 # Logins at 4 a second (argon2id costs ~0.25 s of CPU each); the measured
                 # window of `seconds` starts when the last user is in (bench/locustfile.py).
                 *("-u", str(users), "-r", "4", "-t", f"{seconds + users // 4 + 30}s"),
+                "--reset-stats",  # once every user is started (and again once all are in)
                 *("--host", f"http://127.0.0.1:{port}", "--csv", str(work / "run")),
                 "--loglevel",
                 "WARNING",
             ],
             env=os.environ | {"ONEMAP_BENCH_PLAN": str(work / "plan.json")},
             check=False,
-            stdout=subprocess.DEVNULL,
+            stdout=(work / "locust.log").open("wb"),
+            stderr=subprocess.STDOUT,
         )
         elapsed = time.monotonic() - started
         cpu = _server_cpu(server.pid) - cpu_before

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar, cast
 
 import psycopg
 
@@ -22,13 +17,13 @@ from analytics.effectiveness import (
     warning_outcomes,
 )
 from core.access import User
+from dashboards.recent import Recent
 from dashboards.state import View
 from geo.admin import Area, lineage
 from layers.households import published_version
 from layers.months import resolve_month, shown_months
 from layers.statistics import AreaStatistics, area_statistics
-
-T = TypeVar("T")
+from layers.wall import wall_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,47 +80,26 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
     """
     months = shown_months(conn)
     month = resolve_month(months, view.month)
-    stats = area_statistics(
-        conn,
-        user.scope,
-        view.area,
-        measure=view.measure,
-        month=month,
-        suppress=user.permissions.suppress_small_counts,
+    suppress = user.permissions.suppress_small_counts
+    user.scope.require(view.area)
+    # The same area, measure and month read the same for everyone whose jurisdiction holds the
+    # area (suppressed or not): computed once per data version, at most a minute old.
+    stats = _STATISTICS.get(
+        (view.area, view.measure, month, suppress, wall_version(conn)),
+        lambda: area_statistics(
+            conn, user.scope, view.area, measure=view.measure, month=month, suppress=suppress
+        ),
     )
     return StatsView(view, lineage(conn, user.scope, view.area), months, stats)
 
 
-class _Recent:
-    """A small LRU of figures computed from published data, each kept at most ``seconds``."""
-
-    def __init__(self, size: int, seconds: float | None = None) -> None:
-        self.size, self.seconds = size, seconds
-        self.items: OrderedDict[tuple[object, ...], tuple[float, object]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
-        """The value kept for ``key``, or ``make()`` (computed outside the lock) kept."""
-        now = time.monotonic()
-        with self.lock:
-            if key in self.items:
-                made, value = self.items[key]
-                if self.seconds is None or now - made < self.seconds:
-                    self.items.move_to_end(key)
-                    return cast(T, value)
-        value = make()
-        with self.lock:
-            self.items[key] = (now, value)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
-
-
+#: The page's series, factors and ranking per area, measure, month and data version.
+_STATISTICS = Recent(256, seconds=60.0)
 #: Estimates of areas not computed ahead (villages, towns): one panel read per data version.
-_ESTIMATES = _Recent(64)
+_ESTIMATES = Recent(64)
 #: Warning outcomes change as officials close warnings: kept a minute (the province's take
 #: 0.1–0.2 s to count, on every statistics page view otherwise).
-_OUTCOMES = _Recent(256, seconds=60.0)
+_OUTCOMES = Recent(256, seconds=60.0)
 
 
 def _estimate_row(code: str, names: tuple[str, str], estimate: Estimate) -> EffectRow:

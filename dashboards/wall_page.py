@@ -21,6 +21,7 @@ from core import db
 from core.errors import OutOfScope
 from core.scope import is_admin_code
 from dashboards.messages import normalise_lang, t
+from dashboards.recent import Recent
 from dashboards.wall_access import WALL_PREFIX, current_grant
 from dashboards.websettings import get_web_settings
 from layers.choropleth import children_choropleth, suppressed
@@ -29,6 +30,8 @@ from layers.months import month_label
 from layers.wall import WallFigures, tour_areas, wall_figures, wall_version
 
 _AREA_STYLE = {"variable": "onemapWall.areaStyle"}
+#: The figures of the areas walls show, per data version (shared by every wall of a process).
+_FIGURES = Recent(128, seconds=60.0)
 LEVEL_COLOURS = {"red": "#ff3b3b", "orange": "#ff9a2e", "yellow": "#ffd84a"}
 #: The trend strip's type: this share of the screen's height, never below the 1080p size.
 TREND_TYPE_SHARE = 0.022
@@ -169,7 +172,10 @@ def trend_figure(
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": "#d8e4f0", "size": size},
         "margin": {side: round(px * scale) for side, px in MARGINS.items()},
-        "title": {"text": f"{t('wall.trend', lang)}\u2003\u2003{key}", "x": 0.01},
+        "title": {
+            "text": f"{t('wall.trend', lang, months=len(figures.trend_months))}\u2003\u2003{key}",
+            "x": 0.01,
+        },
         "showlegend": False,
         "xaxis": {"type": "category"},
         # Plotly picks the number of ticks by the axis' length in pixels, not by its type.
@@ -328,8 +334,12 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
         grant = current_grant()
         lang = WallView.parse(None, search, grant.area).lang
         code, _name = areas[(n or 0) % len(areas)]
+        grant.scope.require(str(code))
         with db.scoped(grant.scope) as conn:
-            figures = wall_figures(conn, grant.scope, code)
+            # Every wall touring the same area shows the same aggregates: read once per data
+            # version (and at most a minute old: closing warnings does not change the version).
+            key = (str(code), wall_version(conn))
+            figures = _FIGURES.get(key, lambda: wall_figures(conn, grant.scope, str(code)))
         title = f"{areas[0][1]} · {figures.area.name}" if code != areas[0][0] else areas[0][1]
         return (
             title,

@@ -53,7 +53,7 @@ def derive(
     layers_cli.refresh_points(month)
 
 
-etl_cli.set_after_publish(lambda month: derive(month=month, checksum=False))
+etl_cli.set_after_publish(lambda month: derive(month=month, checksum=False, effects="stale"))
 etl_cli.set_policy_codes(analytics_cli.policy_codes)
 
 

@@ -22,7 +22,7 @@ from bench.map import _client, _p95
 from core.access import Role
 
 Row = tuple[str, str, str, str]
-ROUNDS = 20
+ROUNDS = 40
 
 
 #: The page's callbacks on a URL change: the body (charts, ranking) and the effectiveness table.

@@ -20,7 +20,6 @@ from core.access import User
 from dashboards.recent import Recent
 from dashboards.state import View
 from geo.admin import Area, lineage
-from layers.households import published_version
 from layers.months import resolve_month, shown_months
 from layers.statistics import AreaStatistics, area_statistics
 from layers.wall import wall_version
@@ -95,7 +94,8 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
 
 #: The page's series, factors and ranking per area, measure, month and data version.
 _STATISTICS = Recent(256, seconds=60.0)
-#: Estimates of areas not computed ahead (villages, towns): one panel read per data version.
+#: Estimates of areas not computed ahead (villages, towns): one panel read per data version
+#: (a re-derive of the same publication counts as a new version too).
 _ESTIMATES = Recent(64)
 #: Warning outcomes change as officials close warnings: kept a minute (the province's take
 #: 0.1–0.2 s to count, on every statistics page view otherwise).
@@ -142,7 +142,7 @@ def load_effectiveness(
         last,
         rows,
         _OUTCOMES.get(
-            (area, first, last, published_version(conn)),
+            (area, first, last, wall_version(conn)),
             lambda: warning_outcomes(conn, area, first, last),
         ),
         effects.fell_back,
@@ -158,4 +158,4 @@ def _estimated(conn: psycopg.Connection, area: str, first: dt.date, last: dt.dat
         panel = load_panel(conn, area, first, last)
         return area_effects(panel, [p.code for p in catalog.policies], catalog.standard)
 
-    return _ESTIMATES.get((area, first, last, published_version(conn)), estimate)
+    return _ESTIMATES.get((area, first, last, wall_version(conn)), estimate)

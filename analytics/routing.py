@@ -15,6 +15,7 @@ import psycopg
 
 from analytics.assist_settings import AssistanceSettings
 from analytics.sqlfiles import composed
+from analytics.trends import mark_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,10 @@ def refresh_rollups(conn: psycopg.Connection, month: dt.date, settings: Assistan
     """Only the rollups' attainment and coverage (cheap; after actions, for the map)."""
     statement = composed("assistance_route")[-1]
     with conn.transaction():
-        return conn.execute(statement, {"month": month, "red_hours": settings.red_hours}).rowcount
+        params = {"month": month, "red_hours": settings.red_hours}
+        written = conn.execute(statement, params).rowcount
+        mark_changed(conn, month)
+    return written
 
 
 def latest_month(conn: psycopg.Connection) -> dt.date | None:

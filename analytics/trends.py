@@ -33,6 +33,15 @@ def build_trend_rollup(conn: psycopg.Connection, first: dt.date) -> int:
     return written
 
 
+def mark_changed(conn: psycopg.Connection, first: dt.date) -> None:
+    """Record that a derived month's figures changed in place (in the caller's transaction).
+
+    Caches keyed on the data version (:func:`layers.wall.wall_version`, the tiles' ETags) then
+    see a new one, as after a derive.
+    """
+    conn.execute("UPDATE derive_run SET derived_at = now() WHERE month = %s", (first,))
+
+
 def refresh_responses(conn: psycopg.Connection, first: dt.date) -> None:
     """Update a derived month's response figures after officials answered its warnings.
 
@@ -42,4 +51,5 @@ def refresh_responses(conn: psycopg.Connection, first: dt.date) -> None:
     with conn.transaction():
         for statement in composed("refresh_responses"):
             conn.execute(statement, {"month": first})
-    build_trend_rollup(conn, first)
+        build_trend_rollup(conn, first)
+        mark_changed(conn, first)

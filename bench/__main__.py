@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-
 from bench import etl, load
 from bench import layers as layers_bench
 from bench import map as map_bench
 from bench import statistics as statistics_bench
+from bench.report import print_table
 
 
 def main() -> None:
@@ -19,12 +17,7 @@ def main() -> None:
     load.run(rows, url)
     statistics_bench.run(rows, url)
     layers_bench.run(rows, url)
-    table = Table(title="onemap benchmarks (2-core machine)")
-    for heading in ("measure", "time", "rate", "notes"):
-        table.add_column(heading)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
+    print_table("onemap benchmarks (2-core machine)", rows)
 
 
 if __name__ == "__main__":

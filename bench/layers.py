@@ -24,6 +24,7 @@ from urllib.parse import quote
 import psycopg
 
 from bench.accounts import bench_user, use_database
+from bench.report import print_table
 from core.access import Role
 
 Row = tuple[str, str, str, str]
@@ -253,9 +254,6 @@ def run(rows: list[Row], url: str) -> None:
 
 def main() -> None:
     """Run only these benchmarks (loading the full month first if the database lacks it)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from bench import etl
 
     rows: list[Row] = []
@@ -267,12 +265,7 @@ def main() -> None:
     if not published:
         url = etl.run(rows)
     run(rows, url)
-    table = Table(title="onemap layer benchmarks (2-core machine)")
-    for heading in ("measure", "time", "rate", "notes"):
-        table.add_column(heading)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
+    print_table("onemap layer benchmarks (2-core machine)", rows)
 
 
 if __name__ == "__main__":

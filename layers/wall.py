@@ -42,7 +42,8 @@ LIMIT %(limit)s
 """
 _VERSION_SQL = """
 SELECT coalesce((SELECT max(run_id) FROM published_month), 0)::text || '-' ||
-       coalesce((SELECT max(extract(epoch FROM derived_at))::bigint FROM derive_run), 0)::text
+       coalesce((SELECT (extract(epoch FROM max(derived_at)) * 1e6)::bigint FROM derive_run),
+                0)::text
        || '-' || coalesce((SELECT max(warning_id) FROM warning), 0)::text
 """
 
@@ -63,7 +64,11 @@ class WallFigures:
 
 
 def wall_version(conn: psycopg.Connection) -> str:
-    """Changes when a month is published or derived, or a warning is raised (cheap to poll)."""
+    """Changes when a month is published, derived or refreshed, or a warning is raised.
+
+    Cheap to poll. A month's figures refreshed in place (officials' answers: response times,
+    attainment) move its ``derive_run.derived_at`` (:func:`analytics.trends.mark_changed`).
+    """
     row = conn.execute(_VERSION_SQL).fetchone()
     return str(row[0]) if row else "0"
 

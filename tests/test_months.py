@@ -12,12 +12,16 @@ import psycopg
 import pytest
 from openpyxl import load_workbook
 
+from analytics.assist_settings import AssistanceSettings
+from analytics.routing import refresh_rollups
+from analytics.trends import refresh_responses
 from core import db
 from core.access import Role, User
 from core.audit import Audited
 from dashboards.state import View
 from dashboards.viewdata import load_view
 from layers.statistics import area_statistics
+from layers.wall import wall_version
 from tests.conftest import MONTH, NEXT, logged_in_client, make_user
 from tests.months import NEXT_FIRST, two_months
 
@@ -74,6 +78,18 @@ def test_trend_rollup_counts_what_happened(two_months: str, conn: psycopg.Connec
         (MONTH_FIRST,),
     ).fetchone()
     assert first == (0,)
+
+
+def test_refreshed_figures_are_a_new_data_version(
+    two_months: str, conn: psycopg.Connection
+) -> None:
+    # Officials' answers refresh a derived month in place; the caches keyed on the data version
+    # (statistics, wall, tile ETags) must not keep the figures from before.
+    before = wall_version(conn)
+    refresh_responses(conn, NEXT_FIRST)
+    responded = wall_version(conn)
+    refresh_rollups(conn, NEXT_FIRST, AssistanceSettings())
+    assert len({before, responded, wall_version(conn)}) == 3
 
 
 def test_series_are_the_rollups(two_months: str, conn: psycopg.Connection) -> None:

@@ -21,6 +21,7 @@ from core.settings import get_settings
 from dashboards import ids
 from dashboards.auth import csrf_token
 from dashboards.errors import BadRequest
+from dashboards.guard import expect_text
 from dashboards.layout import HOUSEHOLD_PANE
 from dashboards.messages import HTML_LANG, catalog, t
 from dashboards.panel import breadcrumb, side_panel, topbar
@@ -106,13 +107,6 @@ def read_view(user: User, view: View) -> ViewData:
     return data
 
 
-def _text(value: Any) -> str | None:
-    """A callback value that must be text (the URL's search, a stored code)."""
-    if value is None or isinstance(value, str):
-        return value
-    raise BadRequest(f"expected text, got {type(value).__name__}")
-
-
 def _property(feature: Any, name: str) -> Any:
     """A property of a clicked map feature (``clickData``); anything malformed is refused."""
     if feature is None:
@@ -148,7 +142,7 @@ def register(app: dash.Dash) -> None:
     )
     def show_view(search: str | None, fitted: str | None) -> tuple[Any, ...]:
         user = current_user()
-        search, fitted = _text(search), _text(fitted)
+        search, fitted = expect_text(search), expect_text(fitted)
         data = read_view(user, View.from_search(search, user.jurisdiction))
         area, view = data.area, data.view
         # Fit the map when the area changes, not when a household or the language does (in the
@@ -179,7 +173,7 @@ def register(app: dash.Dash) -> None:
     def drill_down(feature: dict[str, Any] | None, search: str | None) -> Any:
         code = _property(feature, "code")
         user = current_user()
-        view = View.from_search(_text(search), user.jurisdiction)
+        view = View.from_search(expect_text(search), user.jurisdiction)
         if not code or code == view.area or not user.scope.sees(str(code)):
             return no_update  # the village already shown on its own, or not the user's
         return view.to_area(str(code)).search()
@@ -193,7 +187,7 @@ def register(app: dash.Dash) -> None:
     def pick_household(feature: dict[str, Any] | None, search: str | None) -> Any:
         household_id = _property(feature, "household_id")
         user = current_user()
-        view = View.from_search(_text(search), user.jurisdiction)
+        view = View.from_search(expect_text(search), user.jurisdiction)
         if not household_id or household_id == view.household:
             return no_update  # a cluster (it zooms in), a de-identified point, or already open
         with db.scoped(user.scope) as conn:

@@ -63,6 +63,41 @@ def _property(name: Any) -> Any:
     return name.split("@", 1)[0] if isinstance(name, str) else name
 
 
+#: What dash-renderer sends for these properties (``dcc.Location``, ``dcc.Interval``, buttons):
+#: text or whole numbers, or nothing. A callback reading them may rely on it.
+_VALUE_TYPES: Mapping[str, tuple[type, ...]] = {
+    "search": (str,),
+    "pathname": (str,),
+    "href": (str,),
+    "hash": (str,),
+    "n_clicks": (int,),
+    "n_intervals": (int,),
+    "n_clicks_timestamp": (int,),
+}
+
+
+def expect_text(value: Any) -> str | None:
+    """A callback value that must be text or nothing (a stored code, a form field).
+
+    Raises
+    ------
+    BadRequest
+        Any other kind of value (dash-renderer never sends one).
+    """
+    if value is None or isinstance(value, str):
+        return value
+    raise BadRequest(f"expected text, got {type(value).__name__}")
+
+
+def _check_value(item: Mapping[str, Any], what: str) -> None:
+    kinds = _VALUE_TYPES.get(str(_property(item.get("property"))))
+    value = item.get("value")
+    if kinds is None or value is None:
+        return
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise BadRequest(f"callback {what}: {item.get('property')} is a {type(value).__name__}")
+
+
 def _check_items(sent: Any, declared: list[Mapping[str, Any]], what: str) -> None:
     if not isinstance(sent, list) or len(sent) != len(declared):
         raise BadRequest(f"callback {what}: {len(declared)} entries expected")
@@ -77,6 +112,7 @@ def _check_items(sent: Any, declared: list[Mapping[str, Any]], what: str) -> Non
             raise BadRequest(f"callback {what}: entry is not {spec['id']}.{spec['property']}")
         if not _same_id(item.get("id"), spec["id"]):
             raise BadRequest(f"callback {what}: unexpected id {item.get('id')!r}")
+        _check_value(item, what)
 
 
 def _outputs(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -21,6 +21,7 @@ from dash import Input, Output, State, dcc, html
 from core import audit, db
 from core.errors import BEIJING, NotPermitted, OneMapError
 from dashboards.errors import error_message
+from dashboards.guard import expect_text
 from dashboards.messages import DEFAULT_LANG, t
 from dashboards.stats_page import figure
 from dashboards.supervision_view import (
@@ -154,7 +155,12 @@ def body(data: SupervisionData) -> list[Any]:
         dcc.Link(month_label(m), href=page_url(query, month=month_label(m)), className="month")
         for m in data.months[-12:]
     ]
-    visits = int(pd.to_numeric(data.officials.get("visits"), errors="coerce").fillna(0).sum())
+    # A month without officials' rows (none derived yet) has no columns at all.
+    visits = (
+        int(pd.to_numeric(data.officials["visits"], errors="coerce").fillna(0).sum())
+        if "visits" in data.officials
+        else 0
+    )
     content: list[Any] = [
         html.A(t("pages.back_to_map", lang), href="/?" + urlencode({"area": query.area})),
         html.H1(t("sup.title", lang, area=data.trail[-1].name), id="sup-title"),
@@ -266,6 +272,9 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
     ) -> str:
         lang = SupervisionQuery.parse(search, "33").lang
         try:
+            official, household, date, outcome, note = (
+                expect_text(v) for v in (official, household, date, outcome, note)
+            )
             entry = Inspection(
                 dt.date.fromisoformat(date or ""),
                 outcome or "",

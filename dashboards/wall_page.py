@@ -20,6 +20,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from core import db
 from core.errors import OutOfScope
 from core.scope import is_admin_code
+from dashboards.errors import BadRequest
 from dashboards.messages import normalise_lang, t
 from dashboards.recent import Recent
 from dashboards.wall_access import WALL_PREFIX, current_grant
@@ -288,6 +289,26 @@ def _setup(view: WallView) -> tuple[Any, ...]:
     )
 
 
+def stored_tour(areas: Any) -> list[tuple[str, str]]:
+    """The tour the setup stored (``[[code, name], …]``) as (code, name) pairs.
+
+    Raises
+    ------
+    BadRequest
+        A store the setup never wrote (the browser sends it back; anyone can edit it).
+    """
+    if areas is None:
+        return []
+    tour: list[tuple[str, str]] = []
+    for pair in areas if isinstance(areas, list) else [None]:
+        match pair:
+            case [str(code), str(name)] if is_admin_code(code):
+                tour.append((code, name))
+            case _:
+                raise BadRequest("the wall's tour is not a list of areas")
+    return tour
+
+
 def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash:
     """Mount the wall screen on ``server`` under ``/wall/``."""
     app = dash_class(__name__, server=server, url_base_pathname=WALL_PREFIX, **options)
@@ -329,18 +350,20 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
         shading: dict[str, Any] | None,
         search: str | None,
     ) -> tuple[Any, ...]:
-        if not areas:
+        tour = stored_tour(areas)
+        if not tour:
             return (no_update,) * 7
         grant = current_grant()
         lang = WallView.parse(None, search, grant.area).lang
-        code, _name = areas[(n or 0) % len(areas)]
-        grant.scope.require(str(code))
+        code = tour[(n or 0) % len(tour)][0]
+        grant.scope.require(code)
         with db.scoped(grant.scope) as conn:
             # Every wall touring the same area shows the same aggregates: read once per data
             # version (and at most a minute old: closing warnings does not change the version).
             key = (str(code), wall_version(conn))
             figures = _FIGURES.get(key, lambda: wall_figures(conn, grant.scope, str(code)))
-        title = f"{areas[0][1]} · {figures.area.name}" if code != areas[0][0] else areas[0][1]
+        home, home_name = tour[0]
+        title = f"{home_name} · {figures.area.name}" if code != home else home_name
         return (
             title,
             t("wall.month", lang, month=month_label(figures.month)),
@@ -348,7 +371,7 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
             kpi_tiles(figures, lang),
             worst_list(figures, lang),
             trend_figure(figures, lang, screen_height),
-            (shading or {}) | {"selected": code},
+            (shading if isinstance(shading, dict) else {}) | {"selected": code},
         )
 
     app.clientside_callback(

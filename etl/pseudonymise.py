@@ -46,7 +46,7 @@ class Pseudonymiser:
             raise ValueError("the HMAC key must be at least 16 bytes")
         self._key = key
         # Tokens already computed, by ID: a person recurs in many feeds of a month.
-        self._known = pd.Series([], index=pd.Index([], dtype=object), dtype=object)
+        self._known: dict[str, str] = {}
 
     def token(self, national_id: str) -> str:
         """Return the token of one normalised ID."""
@@ -54,13 +54,13 @@ class Pseudonymiser:
 
     def tokens(self, ids: pd.Series) -> pd.Series:
         """Return the tokens of a column of normalised IDs."""
-        unique = pd.Index(pd.unique(ids.to_numpy()))
-        new = unique[self._known.index.get_indexer(unique) < 0]
-        if len(new):
-            fresh = pd.Series([self.token(value) for value in new], index=new, dtype=object)
-            self._known = pd.concat([self._known, fresh])
-        positions = self._known.index.get_indexer(ids)
-        return pd.Series(self._known.to_numpy()[positions], index=ids.index, dtype=object)
+        values = ids.to_numpy(dtype=object)
+        known = self._known
+        for value in pd.unique(values):
+            if value not in known:
+                known[value] = self.token(value)
+        # A dict, not an index: growing a pandas index rebuilt its hash table for every feed.
+        return pd.Series([known[v] for v in values], index=ids.index, dtype=object)
 
 
 def mask_ids(ids: pd.Series) -> pd.Series:

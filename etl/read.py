@@ -303,9 +303,13 @@ def read_xlsx(
     body = body.loc[:, [c for c in header if c]]
     # Sheet row numbers (1-based) as Excel shows them, for the quarantine.
     body[LINE] = body.index + 1
-    repeated = (
-        body[list(expected)].map(normalise.header_name) == pd.Series(expected, index=list(expected))
-    ).all(axis=1)
+    # A repeated header row names every expected column; the first column picks the candidates
+    # (normalising every cell of a large sheet cost more than reading it).
+    first = body[expected[0]].map(normalise.header_name) == expected[0]
+    repeated = pd.Series(False, index=body.index)
+    if first.any():
+        candidates = body.loc[first, list(expected)].map(normalise.header_name)
+        repeated[first] = (candidates == pd.Series(expected, index=list(expected))).all(axis=1)
     excel_dates = int((dated.loc[body.index] & ~repeated).sum())
     frame = body[~repeated].reset_index(drop=True)
     frame, widened, blank = _finish(path, frame, expected, prose=prose)

@@ -24,12 +24,39 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@cache
+def page_callbacks() -> dict[str, dict[str, Any]]:
+    """The callbacks of each page beside the map (statistics, wall, supervision) by URL prefix.
+
+    Each page is mounted on a bare server to read its declarations; the requests go to the
+    real app's server.
+    """
+    import dash
+    from flask import Flask
+
+    from dashboards import stats_page, supervision_page, wall_page
+
+    apps = [
+        page.mount(Flask(__name__), dash.Dash) for page in (stats_page, wall_page, supervision_page)
+    ]
+    return {str(app.config.requests_pathname_prefix): dict(app.callback_map) for app in apps}
+
+
 def dash_update_as(client: Any, inputs: str, values: dict[str, Any]) -> Any:
-    """POST the callback named by ``inputs`` with ``values`` (``id.property`` → value).
+    """POST the map's callback named by ``inputs`` with ``values`` (``id.property`` → value).
 
     The CSRF header is read from the client's ``_csrf_token`` cookie, as dash-renderer does.
     """
-    key, spec = next((k, v) for k, v in callback_map().items() if inputs_of(v) == inputs)
+    key = next(k for k, v in callback_map().items() if inputs_of(v) == inputs)
+    return dash_update_key(client, "/", key, values)
+
+
+def dash_update_key(client: Any, prefix: str, key: str, values: dict[str, Any]) -> Any:
+    """POST the callback ``key`` (its outputs) of the page at ``prefix`` with ``values``.
+
+    ``prefix`` is ``/`` for the map, else a key of :func:`page_callbacks`.
+    """
+    spec = (callback_map() if prefix == "/" else page_callbacks()[prefix])[key]
     # A duplicate output is sent with the "@hash" of its key, as the renderer does.
     found = re.search(r"@([0-9a-f]{64})", key)
     suffix = f"@{found.group(1)}" if found else ""
@@ -50,4 +77,4 @@ def dash_update_as(client: Any, inputs: str, values: dict[str, Any]) -> Any:
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]],
     }
     token = client.get_cookie("_csrf_token").value
-    return client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": token})
+    return client.post(prefix + "_dash-update-component", json=body, headers={"X-CSRFToken": token})

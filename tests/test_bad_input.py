@@ -19,7 +19,13 @@ from core.scope import is_admin_code
 from dashboards.auth import CSRF_COOKIE
 from dashboards.guard import check_body
 from tests.conftest import FAST_AUTH, PASSWORD, logged_in_client, login, make_user
-from tests.dash_calls import callback_map, dash_update_as, inputs_of
+from tests.dash_calls import (
+    callback_map,
+    dash_update_as,
+    dash_update_key,
+    inputs_of,
+    page_callbacks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +196,47 @@ def test_fuzz_every_callback(client: Any, name: str, values: list[Any], raw: boo
         key = next(k for k, v in callback_map().items() if inputs_of(v) == name)
         body = {"output": key, "inputs": values[:2], "outputs": values[2], "state": values[3]}
         assert _post(client, json.dumps(body).encode()).status_code < 500
+
+
+#: Every server-side callback of the pages beside the map, by page and output key.
+_PAGE_CALLBACKS = sorted(
+    (prefix, key)
+    for prefix, callbacks in page_callbacks().items()
+    for key, spec in callbacks.items()
+    if "callback" in spec
+)
+
+
+@pytest.mark.parametrize(("prefix", "key"), _PAGE_CALLBACKS)
+@_FUZZ
+@given(values=st.lists(_JSON, min_size=8, max_size=8))
+def test_fuzz_every_callback_of_the_other_pages(
+    client: Any, prefix: str, key: str, values: list[Any]
+) -> None:
+    spec = page_callbacks()[prefix][key]
+    props = [f"{i['id']}.{i['property']}" for i in spec["inputs"] + spec["state"]]
+    response = dash_update_key(client, prefix, key, dict(zip(props, values, strict=False)))
+    assert response.status_code < 500, (prefix, key, values, response.data[:300])
+
+
+@pytest.mark.parametrize("value", [1, 2.5, True, [], {"a": "?area=33"}])
+def test_a_url_or_counter_of_another_kind_is_refused(client: Any, value: Any) -> None:
+    # A search, pathname or n_intervals is text or a whole number when the renderer sends it.
+    for prefix, key, prop in (
+        ("/stats/", "effect-body.children", "stats-url.search"),
+        ("/supervision/", "sup-body.children", "sup-url.search"),
+        ("/wall/", "wall-polled.data", "wall-poll.n_intervals"),
+    ):
+        if prop.endswith("n_intervals") and type(value) is int:
+            continue  # a count is what it should be
+        _clean(dash_update_key(client, prefix, key, {prop: value}))
+
+
+@pytest.mark.parametrize("areas", [[["33"]], [[33, "浙江"]], [["x", "y"]], {"33": "浙江"}, "33"])
+def test_a_wall_tour_it_never_stored_is_refused(client: Any, areas: Any) -> None:
+    key = next(k for k in page_callbacks()["/wall/"] if "wall-title" in k)
+    values = {"wall-tour.n_intervals": 1, "wall-tour-areas.data": areas}
+    _clean(dash_update_key(client, "/wall/", key, values))
 
 
 @pytest.mark.parametrize(

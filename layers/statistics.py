@@ -53,22 +53,6 @@ CHARTS: tuple[Chart, ...] = (
     Chart("sharing", "percent", ("sharing_pct",), target=SHARING_TARGET_PCT),
     Chart("visits", "percent", ("visit_coverage_pct",)),
 )
-#: Columns that count households or people (suppressed below 5 for aggregate-only roles).
-COUNT_COLUMNS = (
-    "households",
-    "people",
-    "entries",
-    "exits",
-    "warnings_red",
-    "warnings_orange",
-    "warnings_yellow",
-    "warnings_new",
-    "responded_3h",
-    "gaps_open",
-    "gaps_opened",
-    "gaps_closed",
-    "below_line",
-)
 #: Series columns read as they are (non-null counts), and those a month may lack (trends).
 _INT_COLUMNS = (
     "households",
@@ -80,6 +64,8 @@ _INT_COLUMNS = (
     "warnings_yellow",
 )
 _NULLABLE_COLUMNS = ("warnings_new", "responded_3h", "gaps_opened", "gaps_closed", "below_line")
+#: Columns that count households or people (suppressed below 5 for aggregate-only roles).
+COUNT_COLUMNS = (*_INT_COLUMNS, "gaps_open", *_NULLABLE_COLUMNS)
 SERIES_COLUMNS = (
     "month",
     "households",

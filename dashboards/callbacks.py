@@ -142,7 +142,7 @@ def register(app: dash.Dash) -> None:
     )
     def show_view(search: str | None, fitted: str | None) -> tuple[Any, ...]:
         user = current_user()
-        search, fitted = expect_text(search), expect_text(fitted)
+        fitted = expect_text(fitted)  # a store; the URL's search is checked by the guard
         data = read_view(user, View.from_search(search, user.jurisdiction))
         area, view = data.area, data.view
         # Fit the map when the area changes, not when a household or the language does (in the
@@ -173,7 +173,7 @@ def register(app: dash.Dash) -> None:
     def drill_down(feature: dict[str, Any] | None, search: str | None) -> Any:
         code = _property(feature, "code")
         user = current_user()
-        view = View.from_search(expect_text(search), user.jurisdiction)
+        view = View.from_search(search, user.jurisdiction)
         if not code or code == view.area or not user.scope.sees(str(code)):
             return no_update  # the village already shown on its own, or not the user's
         return view.to_area(str(code)).search()
@@ -187,7 +187,7 @@ def register(app: dash.Dash) -> None:
     def pick_household(feature: dict[str, Any] | None, search: str | None) -> Any:
         household_id = _property(feature, "household_id")
         user = current_user()
-        view = View.from_search(expect_text(search), user.jurisdiction)
+        view = View.from_search(search, user.jurisdiction)
         if not household_id or household_id == view.household:
             return no_update  # a cluster (it zooms in), a de-identified point, or already open
         with db.scoped(user.scope) as conn:

@@ -129,7 +129,10 @@ def load_effectiveness(
         return None
     first, last = window[0], window[-1]
     catalog = load_catalog()
-    effects = stored_effects(conn, area, first, last) or _estimated(conn, area, first, last)
+    version = wall_version(conn)
+    effects = stored_effects(conn, area, first, last) or _estimated(
+        conn, area, (first, last), version
+    )
     estimates = [
         _estimate_row(p.code, (p.name_zh, p.name_en), effects.estimates[p.code])
         for p in catalog.policies
@@ -142,20 +145,22 @@ def load_effectiveness(
         last,
         rows,
         _OUTCOMES.get(
-            (area, first, last, wall_version(conn)),
-            lambda: warning_outcomes(conn, area, first, last),
+            (area, first, last, version), lambda: warning_outcomes(conn, area, first, last)
         ),
         effects.fell_back,
         effects.households,
     )
 
 
-def _estimated(conn: psycopg.Connection, area: str, first: dt.date, last: dt.date) -> AreaEffects:
+def _estimated(
+    conn: psycopg.Connection, area: str, window: tuple[dt.date, dt.date], version: str
+) -> AreaEffects:
     """The estimates of an area not computed ahead: the panel is read once per data version."""
+    first, last = window
 
     def estimate() -> AreaEffects:
         catalog = load_catalog()
         panel = load_panel(conn, area, first, last)
         return area_effects(panel, [p.code for p in catalog.policies], catalog.standard)
 
-    return _ESTIMATES.get((area, first, last, wall_version(conn)), estimate)
+    return _ESTIMATES.get((area, first, last, version), estimate)

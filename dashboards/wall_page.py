@@ -360,8 +360,8 @@ def mount(server: Any, dash_class: type[dash.Dash], **options: Any) -> dash.Dash
         with db.scoped(grant.scope) as conn:
             # Every wall touring the same area shows the same aggregates: read once per data
             # version (and at most a minute old: closing warnings does not change the version).
-            key = (str(code), wall_version(conn))
-            figures = _FIGURES.get(key, lambda: wall_figures(conn, grant.scope, str(code)))
+            key = (code, wall_version(conn))
+            figures = _FIGURES.get(key, lambda: wall_figures(conn, grant.scope, code))
         home, home_name = tour[0]
         title = f"{home_name} · {figures.area.name}" if code != home else home_name
         return (

@@ -120,14 +120,16 @@ class AreaStatistics:
 
 
 def _pct(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """100 × numerator / denominator to one decimal; NaN where either is missing or ≤ 0 below."""
+    """100 × numerator / denominator to one decimal (NaN: a value missing, or no denominator)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = 100 * numerator / np.where(denominator > 0, denominator, np.nan)
     return np.round(shares, 1)
 
 
 def _floats(rows: list[dict[str, Any]], column: str) -> np.ndarray:
-    return np.array([np.nan if r[column] is None else float(r[column]) for r in rows], dtype=float)
+    """``column`` of ``rows`` as floats (NaN where it is NULL or the row lacks it)."""
+    values = (r.get(column) for r in rows)
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
 def _series(rows: list[dict[str, Any]], code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -140,13 +142,10 @@ def _series(rows: list[dict[str, Any]], code: str) -> tuple[pd.DataFrame, pd.Dat
     for column in _INT_COLUMNS:
         columns[column] = np.array([int(r[column]) for r in own], dtype=np.int64)
     columns["income_median"] = _floats(own, "income_median")
-    columns["province_income_median"] = np.array(
-        [_float(province.get(m, {}).get("income_median")) for m in months], dtype=float
-    )
+    same_month = [province.get(m, {}) for m in months]
+    columns["province_income_median"] = _floats(same_month, "income_median")
     columns["income_growth"] = _floats(own, "income_growth_mom")
-    columns["province_income_growth"] = np.array(
-        [_float(province.get(m, {}).get("income_growth_mom")) for m in months], dtype=float
-    )
+    columns["province_income_growth"] = _floats(same_month, "income_growth_mom")
     for column in _NULLABLE_COLUMNS:
         columns[column] = pd.array([r[column] for r in own], dtype="Int64")
     columns["response_3h_pct"] = _pct(_floats(own, "responded_3h"), _floats(own, "warnings_new"))
@@ -161,10 +160,6 @@ def _series(rows: list[dict[str, Any]], code: str) -> tuple[pd.DataFrame, pd.Dat
     ).fillna(0)
     factors = factors.astype(int).reindex(sorted(factors.columns), axis=1).reset_index()
     return series, factors
-
-
-def _float(value: Any) -> float:
-    return np.nan if value is None else float(value)
 
 
 def ranking(
